@@ -1,0 +1,1 @@
+"""Parafetch's download engine: plain Python, no Qt, usable headless and from the window."""

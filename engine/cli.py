@@ -1,0 +1,149 @@
+"""The headless runner: `main.py get` fetches URLs in a chosen mode and reports per job and in total."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from engine.jobs import Job, JobState
+from engine.modes import MODES
+from engine.monitor import SystemMonitor
+from engine.session import Session
+from engine.sources import ParsedInput, Rejected, read_sources
+from engine.terminal import LiveProgress, format_duration
+from engine.transfer import human_bytes
+from engine.workers import stop_process_helpers
+
+TICK = 0.2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def add_get_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `get`."""
+    parser.add_argument("urls", nargs="*", metavar="URL", help="URLs to fetch")
+    parser.add_argument("-i", "--input", action="append", default=[], metavar="FILE",
+                        help="a list file of URLs ('-' reads standard input); may be repeated")
+    parser.add_argument("-d", "--dest", default=".", metavar="DIR", help="destination folder (default: .)")
+    parser.add_argument("-m", "--mode", default="thread-pool", choices=list(MODES), help="how to run the list")
+    parser.add_argument("-w", "--workers", type=positive_int, metavar="N",
+                        help="pool size (default: 8 threads, or one process per CPU)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
+
+
+@dataclass
+class Peaks:
+    """The most threads and processes the app used at any sample."""
+
+    threads: int = 0
+    processes: int = 0
+
+    def update(self, monitor: SystemMonitor) -> None:
+        sample = monitor.sample()
+        self.threads = max(self.threads, sample.threads)
+        self.processes = max(self.processes, sample.processes)
+
+
+def report_input(parsed: ParsedInput, out: TextIO) -> None:
+    for rejected in parsed.rejected:
+        print(f"parafetch: skipped {rejected}", file=out)
+    for duplicate in parsed.duplicates:
+        print(f"parafetch: skipped duplicate {duplicate.url} (line {duplicate.line})", file=out)
+
+
+def finished_line(job: Job) -> str:
+    if job.state is JobState.DONE:
+        return f"done      {job.path}  {human_bytes(job.bytes_done)}"
+    return f"{job.state.value:<9} {job.url}  {job.error or ''}".rstrip()
+
+
+def job_record(job: Job) -> dict[str, Any]:
+    elapsed = None
+    if job.started_at is not None and job.finished_at is not None:
+        elapsed = round(job.finished_at - job.started_at, 3)
+    state = job.state.value if job.state.finished else "cancelled"
+    return {"url": job.url, "path": job.path, "state": state, "bytes": job.bytes_done, "sha256": job.sha256,
+            "error": job.error, "attempts": job.attempts, "elapsed_s": elapsed}
+
+
+def rejected_record(rejected: Rejected) -> dict[str, Any]:
+    return {"url": rejected.text, "path": None, "state": "failed", "bytes": 0, "sha256": None,
+            "error": f"line {rejected.line}: {rejected.reason}", "attempts": 0, "elapsed_s": None}
+
+
+def run_get(args: argparse.Namespace) -> int:
+    """Fetch everything asked for; returns the exit status."""
+    parsed = read_sources(args.urls, args.input)
+    report_input(parsed, sys.stderr)
+    if not parsed.entries and not parsed.rejected:
+        print("parafetch: no URLs given (pass URLs, or -i FILE, or -i - for standard input)", file=sys.stderr)
+        return EXIT_USAGE
+    lines_out = sys.stderr if args.json else sys.stdout
+    live = LiveProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    started = time.monotonic()
+    interrupted = False
+    session = Session(args.mode, args.workers)
+    monitor = SystemMonitor(lambda: session.stats().worker_pids)
+    peaks = Peaks()
+    try:
+        session.add(parsed.entries, args.dest)
+        session.start()
+        try:
+            while not session.wait(TICK):
+                peaks.update(monitor)
+                _show(session, live, lines_out, started)
+        except KeyboardInterrupt:
+            interrupted = True
+            print("\nparafetch: interrupted; stopping workers", file=sys.stderr)
+            session.cancel()
+            session.wait(10)
+        peaks.update(monitor)
+        _show(session, live, lines_out, started)
+    finally:
+        session.shutdown()
+        stop_process_helpers()
+    if live:
+        live.clear()
+    elapsed = time.monotonic() - started
+    jobs = session.jobs()
+    _summary(jobs, parsed, elapsed, peaks, session.mode)
+    if args.json:
+        records = [job_record(j) for j in jobs] + [rejected_record(r) for r in parsed.rejected]
+        print(json.dumps({"mode": session.mode, "workers": session.stats().workers, "elapsed_s": round(elapsed, 3),
+                          "peak_threads": peaks.threads, "peak_processes": peaks.processes, "jobs": records}))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    all_done = all(j.state is JobState.DONE for j in jobs) and not parsed.rejected
+    return EXIT_OK if all_done else EXIT_FAILED
+
+
+def _show(session: Session, live: LiveProgress | None, lines_out: TextIO, started: float) -> None:
+    changed = session.changes().jobs
+    if live:
+        live.clear()
+    for job in changed:
+        if job.state.finished:
+            print(finished_line(job), file=lines_out, flush=True)
+    if live:
+        live.draw(session.jobs(), session.stats(), time.monotonic() - started)
+
+
+def _summary(jobs: Sequence[Job], parsed: ParsedInput, elapsed: float, peaks: Peaks, mode: str) -> None:
+    done = [j for j in jobs if j.state is JobState.DONE]
+    failed = sum(1 for j in jobs if j.state is JobState.FAILED) + len(parsed.rejected)
+    size = sum(j.bytes_done for j in done)
+    rate = human_bytes(size / elapsed) if elapsed > 0 else "–"
+    print(f"parafetch: {len(done)} done, {failed} failed, {human_bytes(size)} in {format_duration(elapsed)} "
+          f"({elapsed:.2f} s, {rate}/s) with {mode}; peak {peaks.threads} threads, "
+          f"{peaks.processes} process{'es' if peaks.processes != 1 else ''}", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""The small, picklable records that workers send to the session, and the task a worker is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a retryable failure is tried again."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything a worker needs to fetch one job, as plain data."""
+
+    job_id: int
+    url: str
+    dest_dir: str
+    sha256_expected: str | None = None
+    name: str | None = None
+    part_path: str | None = None
+    validator: str | None = None
+    retry: RetryPolicy = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """A worker began an attempt at a job."""
+
+    job_id: int
+    worker_id: int
+    pid: int
+    thread: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The server answered: the file's name, where its partial data lives, its size and validator."""
+
+    job_id: int
+    name: str
+    part_path: str
+    total: int | None
+    validator: str | None
+    offset: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Bytes on disk so far for a job (sent at most ~10 times a second per job)."""
+
+    job_id: int
+    bytes_done: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """An attempt failed in a way that may pass; the next one starts after `delay` seconds."""
+
+    job_id: int
+    attempt: int
+    delay: float
+    error: str
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    """A worker is done with a job: outcome is 'done', 'failed', 'paused' or 'cancelled'."""
+
+    job_id: int
+    worker_id: int
+    outcome: str
+    attempts: int
+    path: str | None = None
+    bytes_done: int = 0
+    sha256: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerStarted:
+    """A worker thread or process is up."""
+
+    worker_id: int
+    pid: int
+    thread: str
+
+
+@dataclass(frozen=True)
+class WorkerExited:
+    """A worker thread or process has ended; exitcode is None for threads."""
+
+    worker_id: int
+    pid: int
+    exitcode: int | None
+
+
+Event = JobStarted | Resolved | Progress | Retrying | JobFinished | WorkerStarted | WorkerExited

@@ -1,0 +1,100 @@
+"""Jobs, their states, and the one guarded function that moves a job from one state to another."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+_ALLOWED: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.PAUSED, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset(
+        {JobState.QUEUED, JobState.PAUSED, JobState.DONE, JobState.FAILED, JobState.CANCELLED}
+    ),
+    JobState.PAUSED: frozenset({JobState.QUEUED, JobState.CANCELLED}),
+    JobState.DONE: frozenset(),
+    JobState.FAILED: frozenset({JobState.QUEUED}),
+    JobState.CANCELLED: frozenset({JobState.QUEUED}),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A state change that the job's life does not allow (a bug in the caller)."""
+
+
+def can_move(current: JobState, new: JobState) -> bool:
+    """True when a job in `current` may move to `new`."""
+    return new in _ALLOWED[current]
+
+
+_ids = itertools.count(1)
+
+
+def next_job_id() -> int:
+    """A process-wide unique job id."""
+    return next(_ids)
+
+
+@dataclass
+class Job:
+    """One URL to fetch into one folder, and everything known about it so far."""
+
+    url: str
+    dest_dir: str
+    sha256_expected: str | None = None
+    priority: int = 0
+    id: int = field(default_factory=next_job_id)
+    state: JobState = JobState.QUEUED
+    name: str | None = None
+    part_path: str | None = None
+    path: str | None = None
+    bytes_done: int = 0
+    total: int | None = None
+    speed: float = 0.0
+    attempts: int = 0
+    error: str | None = None
+    sha256: str | None = None
+    worker_pid: int | None = None
+    worker_thread: str | None = None
+    validator: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    next_attempt_at: float | None = None
+
+    def move_to(self, new: JobState) -> None:
+        """Change state, refusing any change the life of a job does not allow."""
+        if new is self.state:
+            return
+        if not can_move(self.state, new):
+            raise IllegalTransition(f"job {self.id}: {self.state.value} -> {new.value}")
+        self.state = new
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, when that can be known."""
+        if self.state is not JobState.RUNNING or not self.total or self.speed <= 0:
+            return None
+        return max(self.total - self.bytes_done, 0) / self.speed
+
+    @property
+    def worker(self) -> str:
+        """Who runs it, as 'pid / thread name'."""
+        if self.worker_pid is None:
+            return ""
+        return f"{self.worker_pid} / {self.worker_thread or '?'}"

@@ -1,0 +1,166 @@
+"""The runner base: hands tasks to workers; each mode says only which workers, how many, and for how long."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import ClassVar
+
+from engine.events import Task
+from engine.limits import Ceiling
+from engine.workers import EventQueue, ProcessPump, ProcessWorker, ThreadWorker, Worker, process_context
+
+STOP_GRACE = 2.0  # seconds a process worker gets to honour a stop before it is terminated
+KILL_GRACE = 1.0  # seconds after terminate before kill
+
+
+class Runner:
+    """Runs tasks on workers. Modes override the class attributes and `ceiling`."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str]
+    uses_processes: ClassVar[bool] = False
+    one_shot: ClassVar[bool] = False  # a new worker for every job
+    resizable: ClassVar[bool] = False
+
+    def __init__(self, events: EventQueue, workers: int | None = None) -> None:
+        self.events = events
+        self.target = max(1, workers or self.default_workers())
+        self.workers: dict[int, Worker] = {}
+        self._ids = itertools.count(1)
+        self._pump: ProcessPump | None = None
+        self._ceiling: Ceiling | None = None
+
+    @classmethod
+    def default_workers(cls) -> int:
+        return 1
+
+    def ceiling(self) -> Ceiling:
+        """The most jobs this mode runs at once (pools: their size)."""
+        return Ceiling(self.target, f"the pool size of {self.target}")
+
+    def limit(self) -> int:
+        if self._ceiling is None or not self.workers:
+            self._ceiling = self.ceiling()  # re-read free memory at the start of each burst
+        return self._ceiling.limit
+
+    def held_back(self, waiting: int) -> str | None:
+        """Why queued jobs wait although the mode is unbounded, or None."""
+        if not self.one_shot or waiting == 0 or self.busy() < self.limit():
+            return None
+        assert self._ceiling is not None
+        return f"{waiting} waiting: at most {self._ceiling.limit} at once, set by {self._ceiling.reason}"
+
+    def busy(self) -> int:
+        return sum(1 for w in self.workers.values() if w.job_id is not None)
+
+    def capacity(self) -> int:
+        """How many more jobs may start right now."""
+        return max(0, self.limit() - self.busy())
+
+    def live_workers(self) -> int:
+        return sum(1 for w in self.workers.values() if not w.retiring)
+
+    def worker_pids(self) -> set[int]:
+        return {w.pid for w in self.workers.values() if self.uses_processes and w.pid}
+
+    def running_job_ids(self) -> set[int]:
+        return {w.job_id for w in self.workers.values() if w.job_id is not None}
+
+    def start(self) -> None:
+        """Bring a pool up to its size (one-shot modes start workers per job)."""
+        if not self.one_shot:
+            while self.live_workers() < self.target:
+                self._spawn(None)
+
+    def run(self, task: Task) -> None:
+        """Start a task on an idle worker, or on a new one."""
+        if self.one_shot:
+            self._spawn(task)
+            return
+        worker = next((w for w in self.workers.values() if w.job_id is None and not w.retiring), None)
+        if worker is None:
+            worker = self._spawn(None)
+        worker.assign(task)
+
+    def _spawn(self, task: Task | None) -> Worker:
+        worker_id = next(self._ids)
+        worker: Worker
+        if self.uses_processes:
+            if self._pump is None:
+                self._pump = ProcessPump(self.events)
+                self._pump.start()
+            worker = ProcessWorker(worker_id, self.events, process_context(), self._pump)
+        else:
+            worker = ThreadWorker(worker_id, self.events)
+        self.workers[worker_id] = worker
+        worker.start(task)
+        return worker
+
+    def job_finished(self, worker_id: int) -> None:
+        """A worker reported the end of its job; shrink the pool here if it is over size."""
+        worker = self.workers.get(worker_id)
+        if worker is None:
+            return
+        worker.job_id = None
+        worker.stop_deadline = None
+        if not worker.retiring and self.live_workers() > self.target:
+            worker.retire()
+
+    def worker_exited(self, worker_id: int) -> int | None:
+        """Forget an ended worker; returns the job it still held (it died with it), if any."""
+        worker = self.workers.pop(worker_id, None)
+        if worker is None:
+            return None
+        if not self.one_shot and worker.job_id is not None:
+            self.start()  # a pool replaces a worker that died under a job
+        return worker.job_id
+
+    def stop_job(self, job_id: int, action: str) -> None:
+        """Ask the worker running a job to pause or cancel it; processes are forced after a grace period."""
+        for worker in self.workers.values():
+            if worker.job_id == job_id:
+                worker.request_stop(job_id, action)
+                if self.uses_processes and worker.stop_deadline is None:
+                    worker.stop_deadline = time.monotonic() + STOP_GRACE
+
+    def tick(self) -> None:
+        """Escalate stops that were not honoured in time."""
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            if worker.stop_deadline is None or now < worker.stop_deadline:
+                continue
+            if worker.terminated_at is None:
+                worker.terminate()
+            elif now - worker.terminated_at >= KILL_GRACE:
+                worker.kill()
+
+    def resize(self, workers: int) -> None:
+        """Change a pool's size while it runs: idle workers beyond it retire now, busy ones after their job."""
+        if not self.resizable:
+            return
+        self.target = max(1, workers)
+        for worker in list(self.workers.values()):
+            if self.live_workers() <= self.target:
+                break
+            if worker.job_id is None and not worker.retiring:
+                worker.retire()
+        if self.workers:
+            self.start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """End every worker: retire, wait, then terminate and kill any process that lingers."""
+        for worker in self.workers.values():
+            worker.retire()
+        deadline = time.monotonic() + timeout
+        for worker in list(self.workers.values()):
+            worker.join(max(0.0, deadline - time.monotonic()))
+        for worker in list(self.workers.values()):
+            if worker.alive and self.uses_processes:
+                worker.terminate()
+                worker.join(KILL_GRACE)
+                worker.kill()
+                worker.join(KILL_GRACE)
+        if self._pump is not None:
+            self._pump.close()

@@ -1,0 +1,91 @@
+"""A Task-Manager view of this app: its processes, their threads, CPU and memory (psutil, cheap at 2 Hz)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process of the app: the app itself, a worker, or a multiprocessing helper."""
+
+    pid: int
+    role: str
+    threads: int
+    cpu_percent: float
+    rss: int
+
+
+@dataclass(frozen=True)
+class MonitorSample:
+    """The app and all its children at one moment. CPU is in percent of one core (200 = two cores busy)."""
+
+    time: float
+    processes: int
+    threads: int
+    cpu_percent: float
+    rss: int
+    per_process: tuple[ProcessInfo, ...]
+
+
+def _helper_role(process: psutil.Process) -> str:
+    try:
+        command = " ".join(process.cmdline())
+    except (psutil.Error, OSError):
+        return "child"
+    if "forkserver" in command:
+        return "forkserver"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    return "child"
+
+
+class SystemMonitor:
+    """Samples the app's process tree; `worker_pids` names which children are download workers."""
+
+    def __init__(self, worker_pids: Callable[[], set[int] | frozenset[int]] = frozenset) -> None:
+        self._worker_pids = worker_pids
+        self._me = psutil.Process(os.getpid())
+        self._known: dict[int, psutil.Process] = {self._me.pid: self._me}
+        self._roles: dict[int, str] = {self._me.pid: "app"}
+        self._me.cpu_percent(None)
+
+    def sample(self) -> MonitorSample:
+        workers = self._worker_pids()
+        try:
+            children = self._me.children(recursive=True)
+        except psutil.Error:
+            children = []
+        alive = {self._me.pid} | {c.pid for c in children}
+        for child in children:
+            if child.pid not in self._known:
+                self._known[child.pid] = child
+                child.cpu_percent(None)  # the first reading only sets the baseline
+        for pid in set(self._known) - alive:
+            self._known.pop(pid)
+            self._roles.pop(pid, None)
+        infos = []
+        for pid, process in self._known.items():
+            try:
+                with process.oneshot():
+                    info = ProcessInfo(pid, self._role(pid, process, workers), process.num_threads(),
+                                       process.cpu_percent(None), process.memory_info().rss)
+            except psutil.Error:
+                continue
+            infos.append(info)
+        return MonitorSample(
+            time.monotonic(), len(infos), sum(i.threads for i in infos), sum(i.cpu_percent for i in infos),
+            sum(i.rss for i in infos), tuple(infos),
+        )
+
+    def _role(self, pid: int, process: psutil.Process, workers: set[int] | frozenset[int]) -> str:
+        if pid in workers:
+            return "worker"
+        if pid not in self._roles:
+            self._roles[pid] = _helper_role(process)
+        return self._roles[pid]

@@ -1,0 +1,434 @@
+"""The session: the one owner of job state. It queues jobs, feeds the mode's runner and applies worker events."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import (
+    JobFinished, JobStarted, Progress, Resolved, RetryPolicy, Retrying, Task, WorkerExited, WorkerStarted,
+)
+from engine.jobs import Job, JobState
+from engine.modes import MODES, Runner
+from engine.sources import UrlEntry
+from engine.transfer import discard
+
+SPEED_SMOOTHING = 0.3
+IDLE_POLL = 0.1
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """Counts and totals for a status bar or a summary line."""
+
+    mode: str
+    workers: int
+    total: int
+    queued: int
+    running: int
+    paused: int
+    done: int
+    failed: int
+    cancelled: int
+    bytes_done: int
+    speed: float
+    held_back: str | None
+    worker_pids: frozenset[int]
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+
+@dataclass
+class Changes:
+    """What changed since the last call to `Session.changes`: copies of changed jobs, ids of removed ones."""
+
+    jobs: list[Job] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+def _died_message(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"worker process was killed (signal {-exitcode}) during the download"
+    return f"worker ended unexpectedly (exit code {exitcode}) during the download"
+
+
+class Session:
+    """Runs jobs in one mode. Every public method is safe from any thread and never blocks on the network."""
+
+    def __init__(self, mode: str = "thread-pool", workers: int | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.retry = retry or RetryPolicy()
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._runner: Runner = MODES[mode](self._inbox, workers)
+        self._lock = threading.Lock()
+        self._jobs: dict[int, Job] = {}
+        self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
+        self._order = itertools.count()
+        self._stopping: dict[int, str] = {}
+        self._removing: set[int] = set()
+        self._rate_samples: dict[int, tuple[float, int]] = {}
+        self._dirty: set[int] = set()
+        self._removed: list[int] = []
+        self._running = False
+        self._closing = False
+        self._idle = threading.Condition(self._lock)
+        self._thread = threading.Thread(target=self._loop, name="session", daemon=True)
+        self._thread.start()
+
+    # ---- public interface -------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._runner.name
+
+    def add(self, entries: Iterable[UrlEntry], dest_dir: str, priority: int = 0) -> list[int]:
+        """Queue URLs for a folder; returns the new job ids."""
+        jobs = [Job(e.url, dest_dir, e.sha256, priority) for e in entries]
+        with self._lock:
+            for job in jobs:
+                self._jobs[job.id] = job
+                self._enqueue(job)
+                self._dirty.add(job.id)
+        self._wake()
+        return [job.id for job in jobs]
+
+    def start(self) -> None:
+        """Begin (or keep) running queued jobs."""
+        with self._lock:
+            self._running = True
+        self._send(self._runner.start)
+
+    def pause(self, job_id: int | None = None) -> None:
+        """Pause one job, or every queued and running job."""
+        self._send(lambda: self._each(job_id, self._pause_one))
+
+    def resume(self, job_id: int | None = None) -> None:
+        """Resume one paused job, or all of them; they continue from their partial file."""
+        self._send(lambda: self._each(job_id, self._resume_one))
+
+    def cancel(self, job_id: int | None = None) -> None:
+        """Cancel one job, or every job not yet finished; partial files are removed."""
+        self._send(lambda: self._each(job_id, self._cancel_one))
+
+    def retry_failed(self, job_id: int | None = None) -> None:
+        """Queue a failed or cancelled job again (or all of them)."""
+        self._send(lambda: self._each(job_id, self._retry_one))
+
+    def remove(self, job_id: int) -> None:
+        """Forget a job; a running one is cancelled first."""
+        self._send(lambda: self._remove_one(job_id))
+
+    def clear_finished(self) -> None:
+        """Forget every done, failed and cancelled job."""
+        self._send(lambda: [self._remove_one(j.id) for j in list(self._jobs.values()) if j.state.finished])
+
+    def set_workers(self, workers: int) -> None:
+        """Resize a pool while it runs."""
+        self._send(lambda: self._runner.resize(workers))
+
+    def set_mode(self, mode: str, workers: int | None = None) -> None:
+        """Switch mode; takes effect at once when nothing runs, otherwise raises ValueError."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        with self._lock:
+            if self._runner.running_job_ids():
+                raise ValueError("the mode cannot change while downloads run")
+            old, self._runner = self._runner, MODES[mode](self._inbox, workers)
+        threading.Thread(target=old.shutdown, name="runner-shutdown", daemon=True).start()
+
+    def changes(self) -> Changes:
+        """Copies of the jobs that changed since the last call, and the ids removed since then."""
+        with self._lock:
+            changed = Changes([dataclasses.replace(self._jobs[i]) for i in self._dirty if i in self._jobs],
+                              self._removed)
+            self._dirty.clear()
+            self._removed = []
+        return changed
+
+    def jobs(self) -> list[Job]:
+        """Copies of every job, in the order they were added."""
+        with self._lock:
+            return [dataclasses.replace(job) for job in self._jobs.values()]
+
+    def job(self, job_id: int) -> Job | None:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return dataclasses.replace(job) if job else None
+
+    def stats(self) -> SessionStats:
+        with self._lock:
+            counts = {state: 0 for state in JobState}
+            for job in self._jobs.values():
+                counts[job.state] += 1
+            waiting = counts[JobState.QUEUED]
+            return SessionStats(
+                self._runner.name, self._runner.target, len(self._jobs), waiting, counts[JobState.RUNNING],
+                counts[JobState.PAUSED], counts[JobState.DONE], counts[JobState.FAILED],
+                counts[JobState.CANCELLED], sum(j.bytes_done for j in self._jobs.values()),
+                sum(j.speed for j in self._jobs.values() if j.state is JobState.RUNNING),
+                self._runner.held_back(waiting) if self._running else None,
+                frozenset(self._runner.worker_pids()),
+            )
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no job is queued or running; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while not self._settled():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left if left is not None else 0.5)
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker (running jobs are paused so they can resume later) and end the session."""
+        with self._lock:
+            self._closing = True
+            self._running = False
+            for job in self._jobs.values():
+                if job.state is JobState.RUNNING:
+                    self._stopping[job.id] = "pause"
+                    self._runner.stop_job(job.id, "pause")
+        self._wake()
+        self._thread.join(timeout + 5.0)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # ---- the session thread ----------------------------------------------------------------------------
+
+    def _send(self, command: Callable[[], object]) -> None:
+        self._inbox.put(command)
+
+    def _wake(self) -> None:
+        self._inbox.put(None)
+
+    def _loop(self) -> None:
+        stop_deadline: float | None = None
+        while True:
+            try:
+                items = [self._inbox.get(timeout=IDLE_POLL)]
+            except queue.Empty:
+                items = []
+            while len(items) < 1000:
+                try:
+                    items.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            with self._lock:
+                for item in items:
+                    self._handle(item)
+                if self._running:
+                    self._dispatch()
+                self._runner.tick()
+                if self._settled():
+                    self._idle.notify_all()
+                if self._closing:
+                    stop_deadline = stop_deadline or time.monotonic() + 3.0
+                    if not self._runner.running_job_ids() or time.monotonic() > stop_deadline:
+                        break
+        self._runner.shutdown()
+        with self._lock:
+            for job in self._jobs.values():
+                if job.state is JobState.RUNNING:  # its worker never answered: keep it for next time
+                    job.move_to(JobState.PAUSED)
+                    self._dirty.add(job.id)
+            self._idle.notify_all()
+
+    def _settled(self) -> bool:
+        return not any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in self._jobs.values()) or (
+            not self._running and not self._runner.running_job_ids()
+            and not any(j.state is JobState.RUNNING for j in self._jobs.values())
+        )
+
+    def _handle(self, item: Any) -> None:
+        if item is None:
+            return
+        if callable(item):
+            item()
+            return
+        handler = self._HANDLERS.get(type(item))
+        if handler:
+            handler(self, item)
+
+    def _dispatch(self) -> None:
+        capacity = self._runner.capacity()
+        while capacity > 0 and self._waiting:
+            _, _, job_id = heapq.heappop(self._waiting)
+            job = self._jobs.get(job_id)
+            if job is None or job.state is not JobState.QUEUED:
+                continue
+            job.move_to(JobState.RUNNING)
+            job.error = None
+            if job.started_at is None:
+                job.started_at = time.monotonic()
+            self._dirty.add(job.id)
+            self._runner.run(Task(job.id, job.url, job.dest_dir, job.sha256_expected, job.name,
+                                  job.part_path, job.validator, self.retry))
+            capacity -= 1
+
+    def _enqueue(self, job: Job) -> None:
+        heapq.heappush(self._waiting, (-job.priority, next(self._order), job.id))
+
+    def _each(self, job_id: int | None, action: Callable[[Job], None]) -> None:
+        targets = [self._jobs[job_id]] if job_id in self._jobs else [] if job_id is not None else list(
+            self._jobs.values())
+        for job in targets:
+            action(job)
+            self._dirty.add(job.id)
+
+    def _pause_one(self, job: Job) -> None:
+        if job.state is JobState.QUEUED:
+            job.move_to(JobState.PAUSED)
+        elif job.state is JobState.RUNNING:
+            self._stopping[job.id] = "pause"
+            self._runner.stop_job(job.id, "pause")
+
+    def _resume_one(self, job: Job) -> None:
+        if job.state is JobState.PAUSED:
+            job.move_to(JobState.QUEUED)
+            self._enqueue(job)
+        elif job.state is JobState.RUNNING and self._stopping.get(job.id) == "pause":
+            self._stopping.pop(job.id)  # too late to take back the stop: re-queue when it lands
+            self._stopping[job.id] = "requeue"
+
+    def _cancel_one(self, job: Job) -> None:
+        if job.state in (JobState.QUEUED, JobState.PAUSED):
+            job.move_to(JobState.CANCELLED)
+            job.finished_at = time.monotonic()
+            discard(job.part_path)
+            job.part_path = None
+        elif job.state is JobState.RUNNING:
+            self._stopping[job.id] = "cancel"
+            self._runner.stop_job(job.id, "cancel")
+
+    def _retry_one(self, job: Job) -> None:
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            job.move_to(JobState.QUEUED)
+            job.error, job.finished_at, job.attempts = None, None, 0
+            self._enqueue(job)
+
+    def _remove_one(self, job_id: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if job.state is JobState.RUNNING:
+            self._removing.add(job_id)
+            self._cancel_one(job)
+            return
+        if job.state in (JobState.QUEUED, JobState.PAUSED):
+            discard(job.part_path)
+        del self._jobs[job_id]
+        self._dirty.discard(job_id)
+        self._removed.append(job_id)
+
+    # ---- worker events -----------------------------------------------------------------------------------
+
+    def _on_started(self, event: JobStarted) -> None:
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        job.attempts = event.attempt
+        job.worker_pid, job.worker_thread = event.pid, event.thread
+        job.next_attempt_at = None
+        self._dirty.add(job.id)
+
+    def _on_resolved(self, event: Resolved) -> None:
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        job.name, job.part_path, job.total, job.validator = event.name, event.part_path, event.total, event.validator
+        job.bytes_done = event.offset
+        self._rate_samples[job.id] = (time.monotonic(), event.offset)
+        self._dirty.add(job.id)
+
+    def _on_progress(self, event: Progress) -> None:
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        now = time.monotonic()
+        then, before = self._rate_samples.get(job.id, (job.started_at or now, 0))
+        if now > then:
+            rate = (event.bytes_done - before) / (now - then)
+            job.speed = rate if job.speed == 0 else job.speed + SPEED_SMOOTHING * (rate - job.speed)
+        self._rate_samples[job.id] = (now, event.bytes_done)
+        job.bytes_done = event.bytes_done
+        self._dirty.add(job.id)
+
+    def _on_retrying(self, event: Retrying) -> None:
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        job.error = f"attempt {event.attempt} failed: {event.error}"
+        job.next_attempt_at = time.monotonic() + event.delay
+        job.speed = 0.0
+        self._dirty.add(job.id)
+
+    def _on_finished(self, event: JobFinished) -> None:
+        self._runner.job_finished(event.worker_id)
+        job = self._jobs.get(event.job_id)
+        if job is None:
+            return
+        job.attempts = event.attempts
+        outcome = event.outcome
+        if outcome in ("paused", "pause", "cancel", "cancelled"):
+            outcome = self._stopping.get(job.id, outcome)
+        self._settle(job, outcome, event.error)
+        if outcome == "done":
+            job.path, job.sha256, job.bytes_done = event.path, event.sha256, event.bytes_done
+            job.part_path = None
+
+    def _on_worker_exited(self, event: WorkerExited) -> None:
+        job_id = self._runner.worker_exited(event.worker_id)
+        job = self._jobs.get(job_id) if job_id is not None else None
+        if job is not None and job.state is JobState.RUNNING:
+            self._settle(job, self._stopping.get(job.id, "failed"), _died_message(event.exitcode))
+
+    def _settle(self, job: Job, outcome: str, error: str | None) -> None:
+        """Apply the end of a worker's turn with a job."""
+        self._stopping.pop(job.id, None)
+        self._rate_samples.pop(job.id, None)
+        job.speed, job.next_attempt_at = 0.0, None
+        if outcome == "requeue":
+            job.move_to(JobState.QUEUED)
+            self._enqueue(job)
+        elif outcome in ("pause", "paused"):
+            job.move_to(JobState.PAUSED)
+        elif outcome in ("cancel", "cancelled"):
+            job.move_to(JobState.CANCELLED)
+            discard(job.part_path)
+            job.part_path = None
+        else:
+            job.move_to(JobState.DONE if outcome == "done" else JobState.FAILED)
+            job.error = error
+        if job.state.finished:
+            job.finished_at = time.monotonic()
+        self._dirty.add(job.id)
+        if job.id in self._removing and job.state is not JobState.RUNNING:
+            self._removing.discard(job.id)
+            self._remove_one(job.id)
+
+    _HANDLERS: dict[type, Callable[[Session, Any], None]] = {
+        JobStarted: _on_started,
+        Resolved: _on_resolved,
+        Progress: _on_progress,
+        Retrying: _on_retrying,
+        JobFinished: _on_finished,
+        WorkerExited: _on_worker_exited,
+        WorkerStarted: lambda self, event: None,
+    }
