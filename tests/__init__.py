@@ -1,0 +1,1 @@
+"""Parafetch test suite: mirrors engine/ and gui/; helpers live in tests/support."""

@@ -1,0 +1,24 @@
+"""Shared fixtures: the local HTTP server, and a check that no test leaves a child process behind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from engine.workers import stop_process_helpers
+from tests.support.fixtures import http_server  # noqa: F401  (a fixture, used by name)
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def no_child_process_left() -> Iterator[None]:
+    """After every test: once multiprocessing's helpers are stopped, this process has no children."""
+    yield
+    stop_process_helpers()
+    me = psutil.Process()
+    _, alive = psutil.wait_procs(me.children(recursive=True), timeout=5)
+    assert not alive, f"child processes left behind: {[(p.pid, p.name()) for p in alive]}"

@@ -1,0 +1,244 @@
+"""One transfer against a real local server: bytes, resume, redirects, names, checksums and error kinds."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import requests
+
+from engine.errors import TransferError
+from engine.events import Event, Resolved, Task
+from engine.transfer import FileState, Fetched, Stopped, fetch, new_http_session
+from tests.support.http_server import TestServer, payload
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def run(url: str, dest: Path, state: FileState | None = None, sha256: str | None = None,
+        stop_after: int | None = None) -> tuple[Fetched, list[Event]]:
+    """Fetch `url` into `dest`; with stop_after, pause once that many bytes have been reported."""
+    events: list[Event] = []
+    seen = {"bytes": 0}
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        seen["bytes"] = getattr(event, "bytes_done", seen["bytes"])
+
+    def stop() -> str | None:
+        return "pause" if stop_after is not None and seen["bytes"] >= stop_after else None
+
+    with new_http_session() as http:
+        done = fetch(Task(1, url, str(dest), sha256), state or FileState(), http, stop, emit)
+    return done, events
+
+
+def test_bytes_on_disk_equal_the_source_and_no_part_is_left(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("a", 3 * 1024 * 1024 + 7)
+    done, _ = run(http_server.add("/a.bin", data), tmp_path)
+    assert Path(done.path).read_bytes() == data
+    assert done.sha256 == hashlib.sha256(data).hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+
+
+def test_identity_encoding_is_asked_for(http_server: TestServer, tmp_path: Path) -> None:
+    run(http_server.add("/e.txt", b"x" * 100), tmp_path)
+    assert http_server.requests_for("/e.txt")[0].header("Accept-Encoding") == "identity"
+
+
+def test_a_short_body_is_a_retryable_error_and_never_a_final_file(http_server: TestServer, tmp_path: Path) -> None:
+    url = http_server.add("/short.bin", payload("s", 100_000), truncate=40_000)
+    with pytest.raises(TransferError) as error:
+        run(url, tmp_path)
+    assert error.value.retryable
+    assert "40000" in error.value.message.replace(",", "") or "39.1 KiB" in error.value.message
+    assert not (tmp_path / "short.bin").exists()
+    assert (tmp_path / "short.bin.part").stat().st_size == 40_000
+
+
+def test_resume_after_a_cut_uses_range_and_if_range(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("r", 500_000)
+    url = http_server.add("/r.bin", data, reset=200_000)
+    state = FileState()
+    with pytest.raises(TransferError):
+        run(url, tmp_path, state)
+    kept = Path(str(state.part_path)).stat().st_size  # what arrived before the reset
+    assert 0 < kept <= 200_000
+    http_server.add("/r.bin", data)  # the server recovers, same content and validator
+    done, events = run(url, tmp_path, state)
+    assert Path(done.path).read_bytes() == data
+    second = http_server.requests_for("/r.bin")[-1]
+    assert second.header("Range") == f"bytes={kept}-"
+    assert second.header("If-Range") == state.validator
+    assert any(isinstance(e, Resolved) and e.offset == kept for e in events)
+    assert http_server.bytes_sent("/r.bin") < len(data) + 100_000
+
+
+def test_pause_keeps_the_part_and_resume_finishes_byte_identical(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("p", 2_000_000)
+    url = http_server.add("/p.bin", data, rate=4_000_000)
+    state = FileState()
+    with pytest.raises(Stopped):
+        run(url, tmp_path, state, stop_after=300_000)
+    kept = Path(str(state.part_path)).stat().st_size
+    assert 0 < kept < len(data)
+    done, _ = run(url, tmp_path, state)
+    assert Path(done.path).read_bytes() == data
+    assert http_server.requests_for("/p.bin")[-1].header("Range") == f"bytes={kept}-"
+
+
+def test_a_200_to_a_range_request_restarts_instead_of_appending(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("i", 300_000)
+    url = http_server.add("/i.bin", data, truncate=100_000, ignore_range=True)
+    state = FileState()
+    with pytest.raises(TransferError):
+        run(url, tmp_path, state)
+    http_server.add("/i.bin", data, ignore_range=True)
+    done, _ = run(url, tmp_path, state)
+    assert Path(done.path).read_bytes() == data
+
+
+def test_a_changed_file_is_fetched_again_not_spliced(http_server: TestServer, tmp_path: Path) -> None:
+    old, new = payload("old", 300_000), payload("new", 300_000)
+    url = http_server.add("/c.bin", old, truncate=100_000)
+    state = FileState()
+    with pytest.raises(TransferError):
+        run(url, tmp_path, state)
+    http_server.add("/c.bin", new)
+    done, _ = run(url, tmp_path, state)
+    assert Path(done.path).read_bytes() == new
+
+
+def test_a_416_is_checked_not_trusted(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("w", 200_000)
+    part = tmp_path / "w.bin.part"
+    part.write_bytes(payload("other", 250_000))  # longer than the file: the server answers 416
+    url = http_server.add("/w.bin", data, wrong_range_total=True)
+    etag = requests.head(url, timeout=5).headers["ETag"]
+    done, _ = run(url, tmp_path, FileState("w.bin", str(part), etag))
+    assert Path(done.path).read_bytes() == data
+    assert http_server.requests_for("/w.bin")[-1].header("Range") is None
+
+
+def test_redirects_are_followed_up_to_ten(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("d", 1000)
+    done, _ = run(http_server.add("/d.bin", data, redirect=10), tmp_path)
+    assert Path(done.path).read_bytes() == data
+    with pytest.raises(TransferError) as error:
+        run(http_server.add("/d11.bin", data, redirect=11), tmp_path)
+    assert not error.value.retryable and "redirects" in error.value.message
+
+
+def test_a_redirect_to_another_scheme_is_refused(http_server: TestServer, tmp_path: Path) -> None:
+    with pytest.raises(TransferError) as error:
+        run(http_server.add("/f.bin", b"x", redirect_to="ftp://127.0.0.1/f.bin"), tmp_path)
+    assert not error.value.retryable and "unsupported scheme" in error.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("disposition", "expected"),
+    [
+        ('attachment; filename="../../x"', "x"),
+        ('attachment; filename="/etc/passwd"', "passwd"),
+        ('attachment; filename="..\\\\x"', "x"),
+        ('attachment; filename="C:x"', "C_x"),
+        ('attachment; filename="CON"', "_CON"),
+        ("attachment; filename*=UTF-8''na%C3%AFve.txt; filename=\"naive.txt\"", "naïve.txt"),
+        ('attachment; filename=""', "cd.bin"),
+    ],
+)
+def test_content_disposition_names_stay_inside_the_folder(
+    http_server: TestServer, tmp_path: Path, disposition: str, expected: str
+) -> None:
+    dest = tmp_path / "dest"
+    done, _ = run(http_server.add("/cd.bin", b"payload", cd=disposition), dest)
+    assert Path(done.path) == dest / expected
+    assert [p.name for p in tmp_path.iterdir()] == ["dest"]
+    assert [p.name for p in dest.iterdir()] == [expected]
+
+
+def test_control_characters_and_a_400_byte_name_are_made_safe(http_server: TestServer, tmp_path: Path) -> None:
+    long_name = "n" * 400 + ".bin"
+    done, _ = run(http_server.add("/" + long_name, b"long"), tmp_path)
+    assert len(Path(done.path).name.encode()) <= 255 and Path(done.path).parent == tmp_path
+    done, _ = run(http_server.add("/ctl.bin", b"ctl", cd='attachment; filename="a\tb\x01c.txt"'), tmp_path)
+    assert Path(done.path).name == "a_b_c.txt"
+
+
+def test_an_empty_path_gets_the_default_name(http_server: TestServer, tmp_path: Path) -> None:
+    http_server.add("/", b"index")
+    done, _ = run(http_server.base_url + "/", tmp_path)
+    assert Path(done.path).name == "download"
+
+
+def test_a_taken_name_is_never_overwritten(http_server: TestServer, tmp_path: Path) -> None:
+    (tmp_path / "t.txt").write_bytes(b"mine")
+    url = http_server.add("/t.txt", b"theirs")
+    first, _ = run(url, tmp_path)
+    second, _ = run(url, tmp_path)
+    assert (tmp_path / "t.txt").read_bytes() == b"mine"
+    assert (Path(first.path).name, Path(second.path).name) == ("t (1).txt", "t (2).txt")
+
+
+def test_a_checksum_mismatch_leaves_no_file_and_says_so(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("h", 10_000)
+    url = http_server.add("/h.bin", data)
+    with pytest.raises(TransferError) as error:
+        run(url, tmp_path, sha256="0" * 64)
+    assert not error.value.retryable and "checksum mismatch" in error.value.message
+    assert list(tmp_path.iterdir()) == []
+    done, _ = run(url, tmp_path, sha256=hashlib.sha256(data).hexdigest())
+    assert Path(done.path).read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable", "words"),
+    [(404, False, "404 Not Found"), (403, False, "403 Forbidden"), (410, False, "410 Gone"),
+     (500, True, "500 Internal Server Error"), (503, True, "503 Service Unavailable"),
+     (429, True, "429 Too Many Requests")],
+)
+def test_status_errors_have_a_kind_and_a_plain_message(
+    http_server: TestServer, tmp_path: Path, status: int, retryable: bool, words: str
+) -> None:
+    with pytest.raises(TransferError) as error:
+        run(http_server.add(f"/s{status}", b"x", status=status), tmp_path)
+    assert error.value.retryable is retryable
+    assert words in error.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_retry_after_is_read_from_the_answer(http_server: TestServer, tmp_path: Path) -> None:
+    with pytest.raises(TransferError) as error:
+        run(http_server.add("/busy", b"x", status=503, retry_after="7"), tmp_path)
+    assert error.value.retry_after == 7
+
+
+def test_a_refused_connection_is_retryable(tmp_path: Path) -> None:
+    server = TestServer().start()
+    url = server.url("/gone")
+    server.stop()
+    with pytest.raises(TransferError) as error:
+        run(url, tmp_path)
+    assert error.value.retryable and "refused" in error.value.message
+
+
+def test_a_body_longer_than_declared_is_cut_at_the_declared_length(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("x", 50_000)
+    done, _ = run(http_server.add("/x.bin", data, extra=5000), tmp_path)
+    assert Path(done.path).read_bytes() == data
+
+
+def test_no_content_length_still_finishes(http_server: TestServer, tmp_path: Path) -> None:
+    data = payload("n", 70_000)
+    done, _ = run(http_server.add("/n.bin", data, no_length=True), tmp_path)
+    assert Path(done.path).read_bytes() == data
+
+
+def test_an_unwritable_folder_is_a_permanent_error(http_server: TestServer, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TransferError) as error:
+        run(http_server.add("/u.bin", b"x"), blocker / "sub")
+    assert not error.value.retryable and "creating folder" in error.value.message
