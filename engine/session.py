@@ -82,6 +82,8 @@ class Session:
         self._removed: list[int] = []
         self._running = False
         self._closing = False
+        self._commands_sent = 0  # wait() honours every command sent before it
+        self._commands_done = 0
         self._idle = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._loop, name="session", daemon=True)
         self._thread.start()
@@ -185,7 +187,8 @@ class Session:
         """Wait until no job is queued or running; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            while not self._settled():
+            sent = self._commands_sent
+            while self._commands_done < sent or not self._settled():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -213,6 +216,8 @@ class Session:
     # ---- the session thread ----------------------------------------------------------------------------
 
     def _send(self, command: Callable[[], object]) -> None:
+        with self._lock:
+            self._commands_sent += 1
         self._inbox.put(command)
 
     def _wake(self) -> None:
@@ -261,6 +266,7 @@ class Session:
             return
         if callable(item):
             item()
+            self._commands_done += 1
             return
         handler = self._HANDLERS.get(type(item))
         if handler:

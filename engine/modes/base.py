@@ -141,6 +141,7 @@ class Runner:
         if not self.resizable:
             return
         self.target = max(1, workers)
+        self._ceiling = None
         for worker in list(self.workers.values()):
             if self.live_workers() <= self.target:
                 break
