@@ -9,7 +9,9 @@ from engine.cli import EXIT_USAGE, add_get_arguments, run_get
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parafetch", description="A download manager with five concurrency modes.")
+    parser = argparse.ArgumentParser(
+        prog="parafetch", description="A download manager with five concurrency modes."
+    )
     commands = parser.add_subparsers(dest="command")
     get = commands.add_parser("get", help="download URLs without a window")
     add_get_arguments(get)

@@ -33,12 +33,25 @@ def positive_int(text: str) -> int:
 def add_get_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `get`."""
     parser.add_argument("urls", nargs="*", metavar="URL", help="URLs to fetch")
-    parser.add_argument("-i", "--input", action="append", default=[], metavar="FILE",
-                        help="a list file of URLs ('-' reads standard input); may be repeated")
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a list file of URLs ('-' reads standard input); may be repeated",
+    )
     parser.add_argument("-d", "--dest", default=".", metavar="DIR", help="destination folder (default: .)")
-    parser.add_argument("-m", "--mode", default="thread-pool", choices=list(MODES), help="how to run the list")
-    parser.add_argument("-w", "--workers", type=positive_int, metavar="N",
-                        help="pool size (default: 8 threads, or one process per CPU)")
+    parser.add_argument(
+        "-m", "--mode", default="thread-pool", choices=list(MODES), help="how to run the list"
+    )
+    parser.add_argument(
+        "-w",
+        "--workers",
+        type=positive_int,
+        metavar="N",
+        help="pool size (default: 8 threads, or one process per CPU)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
 
 
@@ -73,13 +86,29 @@ def job_record(job: Job) -> dict[str, Any]:
     if job.started_at is not None and job.finished_at is not None:
         elapsed = round(job.finished_at - job.started_at, 3)
     state = job.state.value if job.state.finished else "cancelled"
-    return {"url": job.url, "path": job.path, "state": state, "bytes": job.bytes_done, "sha256": job.sha256,
-            "error": job.error, "attempts": job.attempts, "elapsed_s": elapsed}
+    return {
+        "url": job.url,
+        "path": job.path,
+        "state": state,
+        "bytes": job.bytes_done,
+        "sha256": job.sha256,
+        "error": job.error,
+        "attempts": job.attempts,
+        "elapsed_s": elapsed,
+    }
 
 
 def rejected_record(rejected: Rejected) -> dict[str, Any]:
-    return {"url": rejected.text, "path": None, "state": "failed", "bytes": 0, "sha256": None,
-            "error": f"line {rejected.line}: {rejected.reason}", "attempts": 0, "elapsed_s": None}
+    return {
+        "url": rejected.text,
+        "path": None,
+        "state": "failed",
+        "bytes": 0,
+        "sha256": None,
+        "error": f"line {rejected.line}: {rejected.reason}",
+        "attempts": 0,
+        "elapsed_s": None,
+    }
 
 
 def run_get(args: argparse.Namespace) -> int:
@@ -120,8 +149,18 @@ def run_get(args: argparse.Namespace) -> int:
     _summary(jobs, parsed, elapsed, peaks, session.mode)
     if args.json:
         records = [job_record(j) for j in jobs] + [rejected_record(r) for r in parsed.rejected]
-        print(json.dumps({"mode": session.mode, "workers": session.stats().workers, "elapsed_s": round(elapsed, 3),
-                          "peak_threads": peaks.threads, "peak_processes": peaks.processes, "jobs": records}))
+        print(
+            json.dumps(
+                {
+                    "mode": session.mode,
+                    "workers": session.stats().workers,
+                    "elapsed_s": round(elapsed, 3),
+                    "peak_threads": peaks.threads,
+                    "peak_processes": peaks.processes,
+                    "jobs": records,
+                }
+            )
+        )
     if interrupted:
         return EXIT_INTERRUPTED
     all_done = all(j.state is JobState.DONE for j in jobs) and not parsed.rejected
@@ -144,6 +183,9 @@ def _summary(jobs: Sequence[Job], parsed: ParsedInput, elapsed: float, peaks: Pe
     failed = sum(1 for j in jobs if j.state is JobState.FAILED) + len(parsed.rejected)
     size = sum(j.bytes_done for j in done)
     rate = human_bytes(size / elapsed) if elapsed > 0 else "–"
-    print(f"parafetch: {len(done)} done, {failed} failed, {human_bytes(size)} in {format_duration(elapsed)} "
-          f"({elapsed:.2f} s, {rate}/s) with {mode}; peak {peaks.threads} threads, "
-          f"{peaks.processes} process{'es' if peaks.processes != 1 else ''}", file=sys.stderr)
+    print(
+        f"parafetch: {len(done)} done, {failed} failed, {human_bytes(size)} in {format_duration(elapsed)} "
+        f"({elapsed:.2f} s, {rate}/s) with {mode}; peak {peaks.threads} threads, "
+        f"{peaks.processes} process{'es' if peaks.processes != 1 else ''}",
+        file=sys.stderr,
+    )

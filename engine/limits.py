@@ -42,7 +42,9 @@ def worker_ceiling(kind: str, cost_bytes: int, files_each: int, hard_cap: int) -
     by_files = max(1, (open_file_limit() - 64) // files_each)
     limit = min(by_memory, by_files, hard_cap)
     if limit == by_memory:
-        why = f"half of the {free / (1 << 30):.1f} GiB free memory at about {cost_bytes // MIB} MiB per {kind}"
+        why = (
+            f"half of the {free / (1 << 30):.1f} GiB free memory at about {cost_bytes // MIB} MiB per {kind}"
+        )
     elif limit == by_files:
         why = f"the open-file limit, at {files_each} files per {kind}"
     else:

@@ -73,14 +73,23 @@ class SystemMonitor:
         for pid, process in self._known.items():
             try:
                 with process.oneshot():
-                    info = ProcessInfo(pid, self._role(pid, process, workers), process.num_threads(),
-                                       process.cpu_percent(None), process.memory_info().rss)
+                    info = ProcessInfo(
+                        pid,
+                        self._role(pid, process, workers),
+                        process.num_threads(),
+                        process.cpu_percent(None),
+                        process.memory_info().rss,
+                    )
             except psutil.Error:
                 continue
             infos.append(info)
         return MonitorSample(
-            time.monotonic(), len(infos), sum(i.threads for i in infos), sum(i.cpu_percent for i in infos),
-            sum(i.rss for i in infos), tuple(infos),
+            time.monotonic(),
+            len(infos),
+            sum(i.threads for i in infos),
+            sum(i.cpu_percent for i in infos),
+            sum(i.rss for i in infos),
+            tuple(infos),
         )
 
     def _role(self, pid: int, process: psutil.Process, workers: set[int] | frozenset[int]) -> str:

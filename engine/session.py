@@ -1,4 +1,4 @@
-"""The session: the one owner of job state. It queues jobs, feeds the mode's runner and applies worker events."""
+"""The session: the one owner of job state. It queues jobs, feeds the runner and applies worker events."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.events import (
-    JobFinished, JobStarted, Progress, Resolved, RetryPolicy, Retrying, Task, WorkerExited, WorkerStarted,
+    JobFinished,
+    JobStarted,
+    Progress,
+    Resolved,
+    Retrying,
+    RetryPolicy,
+    Task,
+    WorkerExited,
+    WorkerStarted,
 )
 from engine.jobs import Job, JobState
 from engine.modes import MODES, Runner
@@ -64,8 +72,9 @@ def _died_message(exitcode: int | None) -> str:
 class Session:
     """Runs jobs in one mode. Every public method is safe from any thread and never blocks on the network."""
 
-    def __init__(self, mode: str = "thread-pool", workers: int | None = None,
-                 retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, mode: str = "thread-pool", workers: int | None = None, retry: RetryPolicy | None = None
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.retry = retry or RetryPolicy()
@@ -133,7 +142,7 @@ class Session:
 
     def clear_finished(self) -> None:
         """Forget every done, failed and cancelled job."""
-        self._send(lambda: [self._remove_one(j.id) for j in list(self._jobs.values()) if j.state.finished])
+        self._send(self._clear_finished)
 
     def set_workers(self, workers: int) -> None:
         """Resize a pool while it runs."""
@@ -152,8 +161,9 @@ class Session:
     def changes(self) -> Changes:
         """Copies of the jobs that changed since the last call, and the ids removed since then."""
         with self._lock:
-            changed = Changes([dataclasses.replace(self._jobs[i]) for i in self._dirty if i in self._jobs],
-                              self._removed)
+            changed = Changes(
+                [dataclasses.replace(self._jobs[i]) for i in self._dirty if i in self._jobs], self._removed
+            )
             self._dirty.clear()
             self._removed = []
         return changed
@@ -175,9 +185,16 @@ class Session:
                 counts[job.state] += 1
             waiting = counts[JobState.QUEUED]
             return SessionStats(
-                self._runner.name, self._runner.target, len(self._jobs), waiting, counts[JobState.RUNNING],
-                counts[JobState.PAUSED], counts[JobState.DONE], counts[JobState.FAILED],
-                counts[JobState.CANCELLED], sum(j.bytes_done for j in self._jobs.values()),
+                self._runner.name,
+                self._runner.target,
+                len(self._jobs),
+                waiting,
+                counts[JobState.RUNNING],
+                counts[JobState.PAUSED],
+                counts[JobState.DONE],
+                counts[JobState.FAILED],
+                counts[JobState.CANCELLED],
+                sum(j.bytes_done for j in self._jobs.values()),
                 sum(j.speed for j in self._jobs.values() if j.state is JobState.RUNNING),
                 self._runner.held_back(waiting) if self._running else None,
                 frozenset(self._runner.worker_pids()),
@@ -257,7 +274,8 @@ class Session:
 
     def _settled(self) -> bool:
         return not any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in self._jobs.values()) or (
-            not self._running and not self._runner.running_job_ids()
+            not self._running
+            and not self._runner.running_job_ids()
             and not any(j.state is JobState.RUNNING for j in self._jobs.values())
         )
 
@@ -284,16 +302,31 @@ class Session:
             if job.started_at is None:
                 job.started_at = time.monotonic()
             self._dirty.add(job.id)
-            self._runner.run(Task(job.id, job.url, job.dest_dir, job.sha256_expected, job.name,
-                                  job.part_path, job.validator, self.retry))
+            self._runner.run(
+                Task(
+                    job.id,
+                    job.url,
+                    job.dest_dir,
+                    job.sha256_expected,
+                    job.name,
+                    job.part_path,
+                    job.validator,
+                    self.retry,
+                )
+            )
             capacity -= 1
 
     def _enqueue(self, job: Job) -> None:
         heapq.heappush(self._waiting, (-job.priority, next(self._order), job.id))
 
     def _each(self, job_id: int | None, action: Callable[[Job], None]) -> None:
-        targets = [self._jobs[job_id]] if job_id in self._jobs else [] if job_id is not None else list(
-            self._jobs.values())
+        targets = (
+            [self._jobs[job_id]]
+            if job_id in self._jobs
+            else []
+            if job_id is not None
+            else list(self._jobs.values())
+        )
         for job in targets:
             action(job)
             self._dirty.add(job.id)
@@ -329,6 +362,11 @@ class Session:
             job.error, job.finished_at, job.attempts = None, None, 0
             self._enqueue(job)
 
+    def _clear_finished(self) -> None:
+        for job in list(self._jobs.values()):
+            if job.state.finished:
+                self._remove_one(job.id)
+
     def _remove_one(self, job_id: int) -> None:
         job = self._jobs.get(job_id)
         if job is None:
@@ -358,7 +396,12 @@ class Session:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
-        job.name, job.part_path, job.total, job.validator = event.name, event.part_path, event.total, event.validator
+        job.name, job.part_path, job.total, job.validator = (
+            event.name,
+            event.part_path,
+            event.total,
+            event.validator,
+        )
         job.bytes_done = event.offset
         self._rate_samples[job.id] = (time.monotonic(), event.offset)
         self._dirty.add(job.id)
@@ -429,7 +472,7 @@ class Session:
             self._removing.discard(job.id)
             self._remove_one(job.id)
 
-    _HANDLERS: dict[type, Callable[[Session, Any], None]] = {
+    _HANDLERS: ClassVar[dict[type, Callable[[Session, Any], None]]] = {
         JobStarted: _on_started,
         Resolved: _on_resolved,
         Progress: _on_progress,

@@ -63,7 +63,9 @@ class ParsedInput:
         """One line a person can read: added, duplicates, invalid."""
         parts = [f"{len(self.entries)} added"]
         if self.duplicates:
-            parts.append(f"{len(self.duplicates)} duplicate{'s' if len(self.duplicates) != 1 else ''} skipped")
+            parts.append(
+                f"{len(self.duplicates)} duplicate{'s' if len(self.duplicates) != 1 else ''} skipped"
+            )
         if self.rejected:
             parts.append(f"{len(self.rejected)} invalid")
         return ", ".join(parts)

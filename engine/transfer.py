@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import errno
 import hashlib
@@ -213,8 +214,9 @@ def fetch(task: Task, state: FileState, http: requests.Session, stop: StopCheck,
         if response.status_code != HTTPStatus.PARTIAL_CONTENT:
             offset = 0  # a 200 to a range request means the server restarted the body
         if state.part_path is None or state.name is None:
-            state.name, part = reserve_part(folder, choose_name(response.headers.get("Content-Disposition"),
-                                                                response.url))
+            state.name, part = reserve_part(
+                folder, choose_name(response.headers.get("Content-Disposition"), response.url)
+            )
             state.part_path = str(part)
         state.total, state.validator = total, _validator(response)
         emit(Resolved(task.job_id, state.name, state.part_path, total, state.validator, offset))
@@ -240,8 +242,13 @@ _WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINAR
 
 
 def _receive(
-    task: Task, state: FileState, response: requests.Response, offset: int,
-    digest: hashlib._Hash, stop: StopCheck, emit: Emit,
+    task: Task,
+    state: FileState,
+    response: requests.Response,
+    offset: int,
+    digest: hashlib._Hash,
+    stop: StopCheck,
+    emit: Emit,
 ) -> int:
     """Stream the body into the part file from `offset`; returns bytes on disk."""
     assert state.part_path is not None
@@ -285,7 +292,7 @@ def _write(out: BinaryIO, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
             written = out.write(view)
-            view = view[written or 0:]
+            view = view[written or 0 :]
     except OSError as exc:
         raise disk_error(exc, "writing") from exc
 
@@ -310,10 +317,8 @@ def _stop(out: BinaryIO, state: FileState, action: str) -> None:
 def discard(part_path: str | None) -> None:
     """Remove a partial file if it is there."""
     if part_path:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(part_path)
-        except FileNotFoundError:
-            pass
 
 
 def _finish(task: Task, state: FileState, size: int, digest: hashlib._Hash, folder: Path) -> Fetched:
@@ -323,7 +328,9 @@ def _finish(task: Task, state: FileState, size: int, digest: hashlib._Hash, fold
     if task.sha256_expected and actual != task.sha256_expected.lower():
         discard(state.part_path)
         state.part_path = None
-        raise permanent(f"checksum mismatch: expected sha256 {task.sha256_expected[:12]}…, got {actual[:12]}…")
+        raise permanent(
+            f"checksum mismatch: expected sha256 {task.sha256_expected[:12]}…, got {actual[:12]}…"
+        )
     try:
         final = commit_part(Path(state.part_path), folder, state.name)
         _sync_folder(folder)

@@ -12,11 +12,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import RawArray
 from typing import Any
 
+import requests
+
 from engine.errors import TransferError
 from engine.events import Event, JobFinished, JobStarted, Retrying, Task, WorkerStarted
 from engine.transfer import FileState, Stopped, fetch, new_http_session
-
-import requests
 
 ACTIONS = {1: "pause", 2: "cancel"}
 ACTION_CODES = {name: code for code, name in ACTIONS.items()}
@@ -61,8 +61,9 @@ def wait_or_stop(seconds: float, check: Callable[[], str | None]) -> str | None:
     return check()
 
 
-def run_job(task: Task, worker_id: int, http: requests.Session, stop: StopSignal,
-            emit: Callable[[Event], None]) -> JobFinished:
+def run_job(
+    task: Task, worker_id: int, http: requests.Session, stop: StopSignal, emit: Callable[[Event], None]
+) -> JobFinished:
     """Fetch one job, retrying retryable failures with backoff; every outcome comes back as data."""
     state = FileState.of(task)
     pid, thread = os.getpid(), threading.current_thread().name
@@ -85,12 +86,18 @@ def run_job(task: Task, worker_id: int, http: requests.Session, stop: StopSignal
             if action:
                 return JobFinished(task.job_id, worker_id, action, attempt)
         except Exception as error:  # a bug must not take the worker down: report it as the job's failure
-            return JobFinished(task.job_id, worker_id, "failed", attempt,
-                               error=f"internal error: {type(error).__name__}: {error}")
+            return JobFinished(
+                task.job_id,
+                worker_id,
+                "failed",
+                attempt,
+                error=f"internal error: {type(error).__name__}: {error}",
+            )
 
 
-def serve(worker_id: int, receive: Callable[[], Task | None], emit: Callable[[Event], None],
-          stop: StopSignal) -> None:
+def serve(
+    worker_id: int, receive: Callable[[], Task | None], emit: Callable[[Event], None], stop: StopSignal
+) -> None:
     """The worker loop: run tasks until told to finish (None) or the parent goes away."""
     emit(WorkerStarted(worker_id, os.getpid(), threading.current_thread().name))
     with new_http_session() as http:

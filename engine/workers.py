@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -74,10 +75,10 @@ class Worker(ABC):
     @abstractmethod
     def join(self, timeout: float) -> None: ...
 
-    def terminate(self) -> None:
+    def terminate(self) -> None:  # noqa: B027  (a thread cannot be forced; processes override)
         """Ask the OS to end the worker (only processes can be forced; a thread must stop itself)."""
 
-    def kill(self) -> None:
+    def kill(self) -> None:  # noqa: B027
         """End the worker without asking (only processes)."""
 
 
@@ -119,7 +120,7 @@ class ThreadWorker(Worker):
 
 
 class ProcessWorker(Worker):
-    """A child process running the worker loop, talking over its own pipe (a killed child breaks only its own)."""
+    """A child process running the worker loop over its own pipe (a killed child breaks only its own)."""
 
     def __init__(self, worker_id: int, events: EventQueue, ctx: BaseContext, pump: ProcessPump) -> None:
         super().__init__(worker_id, events)
@@ -134,8 +135,10 @@ class ProcessWorker(Worker):
             self.job_id = task.job_id
             self.retiring = True
         self.process = self._ctx.Process(  # type: ignore[attr-defined]
-            target=process_main, args=(self.worker_id, child_end, self.stop_signal, task),
-            name=f"parafetch-worker-{self.worker_id}", daemon=True,
+            target=process_main,
+            args=(self.worker_id, child_end, self.stop_signal, task),
+            name=f"parafetch-worker-{self.worker_id}",
+            daemon=True,
         )
         self.process.start()
         child_end.close()
@@ -145,10 +148,8 @@ class ProcessWorker(Worker):
     def _send(self, task: Task | None) -> None:
         if self.conn is None:
             return
-        try:
+        with contextlib.suppress(OSError):  # the process is gone; the pump reports its exit
             self.conn.send(task)
-        except OSError:
-            pass  # the process is gone; the pump reports its exit
 
     @property
     def alive(self) -> bool:
@@ -195,10 +196,8 @@ class ProcessPump(threading.Thread):
             self.join(timeout)
 
     def _wake(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send_bytes(b"!")
-        except OSError:
-            pass
 
     def run(self) -> None:
         while True:
@@ -243,10 +242,11 @@ def stop_process_helpers() -> None:
     """End multiprocessing's forkserver and resource tracker, so a finished app leaves no child behind."""
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+    for helper in (
+        getattr(forkserver, "_forkserver", None),
+        getattr(resource_tracker, "_resource_tracker", None),
+    ):
         stop = getattr(helper, "_stop", None)
         if stop is not None:
-            try:
+            with contextlib.suppress(OSError, ChildProcessError):
                 stop()
-            except (OSError, ChildProcessError):
-                pass

@@ -137,7 +137,7 @@ class Runner:
                 worker.kill()
 
     def resize(self, workers: int) -> None:
-        """Change a pool's size while it runs: idle workers beyond it retire now, busy ones after their job."""
+        """Resize a running pool: idle workers beyond the size retire now, busy ones after their job."""
         if not self.resizable:
             return
         self.target = max(1, workers)

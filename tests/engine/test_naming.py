@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from engine.naming import (
-    DEFAULT_NAME, choose_name, commit_part, disposition_filename, numbered, reserve_part, sanitize,
+    DEFAULT_NAME,
+    choose_name,
+    commit_part,
+    disposition_filename,
+    numbered,
+    reserve_part,
+    sanitize,
 )
 
 pytestmark = pytest.mark.timeout(10)
@@ -48,11 +54,11 @@ def test_a_400_byte_name_is_cut_to_fit_with_its_extension_kept() -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("attachment; filename=\"report.pdf\"", "report.pdf"),
+        ('attachment; filename="report.pdf"', "report.pdf"),
         ("attachment; filename*=UTF-8''na%C3%AFve%20file.txt; filename=\"naive.txt\"", "naïve file.txt"),
         ("attachment; filename=\"naive.txt\"; filename*=UTF-8''na%C3%AFve.txt", "naïve.txt"),
         ("attachment; filename=plain.bin", "plain.bin"),
-        ("attachment; filename=\"quoted \\\"name\\\".txt\"", 'quoted "name".txt'),
+        ('attachment; filename="quoted \\"name\\".txt"', 'quoted "name".txt'),
         ("attachment", None),
         (None, None),
     ],

@@ -16,7 +16,11 @@ DIGEST = "ab" * 32
 def test_urls_by_line_space_and_comma_with_comments_and_blank_lines() -> None:
     text = "# my list\n\nhttp://a.example/1  https://b.example/2,http://c.example/3\n  # indented comment\n"
     parsed = parse_text(text)
-    assert [e.url for e in parsed.entries] == ["http://a.example/1", "https://b.example/2", "http://c.example/3"]
+    assert [e.url for e in parsed.entries] == [
+        "http://a.example/1",
+        "https://b.example/2",
+        "http://c.example/3",
+    ]
     assert [e.line for e in parsed.entries] == [3, 3, 3]
     assert not parsed.rejected and not parsed.duplicates
 
@@ -82,7 +86,11 @@ def test_list_files_stdin_and_arguments_merge_with_duplicates_across_them(
     listing.write_text("http://a.example/1\nhttp://a.example/2\n")
     monkeypatch.setattr(sys, "stdin", io.StringIO("http://a.example/2 http://a.example/3"))
     parsed = read_sources(["http://a.example/1"], [str(listing), "-"])
-    assert [e.url for e in parsed.entries] == ["http://a.example/1", "http://a.example/2", "http://a.example/3"]
+    assert [e.url for e in parsed.entries] == [
+        "http://a.example/1",
+        "http://a.example/2",
+        "http://a.example/3",
+    ]
     assert len(parsed.duplicates) == 2
 
 

@@ -10,14 +10,19 @@ import requests
 
 from engine.errors import TransferError
 from engine.events import Event, Resolved, Task
-from engine.transfer import FileState, Fetched, Stopped, fetch, new_http_session
+from engine.transfer import Fetched, FileState, Stopped, fetch, new_http_session
 from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(30)
 
 
-def run(url: str, dest: Path, state: FileState | None = None, sha256: str | None = None,
-        stop_after: int | None = None) -> tuple[Fetched, list[Event]]:
+def run(
+    url: str,
+    dest: Path,
+    state: FileState | None = None,
+    sha256: str | None = None,
+    stop_after: int | None = None,
+) -> tuple[Fetched, list[Event]]:
     """Fetch `url` into `dest`; with stop_after, pause once that many bytes have been reported."""
     events: list[Event] = []
     seen = {"bytes": 0}
@@ -47,7 +52,9 @@ def test_identity_encoding_is_asked_for(http_server: TestServer, tmp_path: Path)
     assert http_server.requests_for("/e.txt")[0].header("Accept-Encoding") == "identity"
 
 
-def test_a_short_body_is_a_retryable_error_and_never_a_final_file(http_server: TestServer, tmp_path: Path) -> None:
+def test_a_short_body_is_a_retryable_error_and_never_a_final_file(
+    http_server: TestServer, tmp_path: Path
+) -> None:
     url = http_server.add("/short.bin", payload("s", 100_000), truncate=40_000)
     with pytest.raises(TransferError) as error:
         run(url, tmp_path)
@@ -75,7 +82,9 @@ def test_resume_after_a_cut_uses_range_and_if_range(http_server: TestServer, tmp
     assert http_server.bytes_sent("/r.bin") < len(data) + 100_000
 
 
-def test_pause_keeps_the_part_and_resume_finishes_byte_identical(http_server: TestServer, tmp_path: Path) -> None:
+def test_pause_keeps_the_part_and_resume_finishes_byte_identical(
+    http_server: TestServer, tmp_path: Path
+) -> None:
     data = payload("p", 2_000_000)
     url = http_server.add("/p.bin", data, rate=4_000_000)
     state = FileState()
@@ -88,7 +97,9 @@ def test_pause_keeps_the_part_and_resume_finishes_byte_identical(http_server: Te
     assert http_server.requests_for("/p.bin")[-1].header("Range") == f"bytes={kept}-"
 
 
-def test_a_200_to_a_range_request_restarts_instead_of_appending(http_server: TestServer, tmp_path: Path) -> None:
+def test_a_200_to_a_range_request_restarts_instead_of_appending(
+    http_server: TestServer, tmp_path: Path
+) -> None:
     data = payload("i", 300_000)
     url = http_server.add("/i.bin", data, truncate=100_000, ignore_range=True)
     state = FileState()
@@ -159,7 +170,9 @@ def test_content_disposition_names_stay_inside_the_folder(
     assert [p.name for p in dest.iterdir()] == [expected]
 
 
-def test_control_characters_and_a_400_byte_name_are_made_safe(http_server: TestServer, tmp_path: Path) -> None:
+def test_control_characters_and_a_400_byte_name_are_made_safe(
+    http_server: TestServer, tmp_path: Path
+) -> None:
     long_name = "n" * 400 + ".bin"
     done, _ = run(http_server.add("/" + long_name, b"long"), tmp_path)
     assert len(Path(done.path).name.encode()) <= 255 and Path(done.path).parent == tmp_path
@@ -195,9 +208,14 @@ def test_a_checksum_mismatch_leaves_no_file_and_says_so(http_server: TestServer,
 
 @pytest.mark.parametrize(
     ("status", "retryable", "words"),
-    [(404, False, "404 Not Found"), (403, False, "403 Forbidden"), (410, False, "410 Gone"),
-     (500, True, "500 Internal Server Error"), (503, True, "503 Service Unavailable"),
-     (429, True, "429 Too Many Requests")],
+    [
+        (404, False, "404 Not Found"),
+        (403, False, "403 Forbidden"),
+        (410, False, "410 Gone"),
+        (500, True, "500 Internal Server Error"),
+        (503, True, "503 Service Unavailable"),
+        (429, True, "429 Too Many Requests"),
+    ],
 )
 def test_status_errors_have_a_kind_and_a_plain_message(
     http_server: TestServer, tmp_path: Path, status: int, retryable: bool, words: str
@@ -224,7 +242,9 @@ def test_a_refused_connection_is_retryable(tmp_path: Path) -> None:
     assert error.value.retryable and "refused" in error.value.message
 
 
-def test_a_body_longer_than_declared_is_cut_at_the_declared_length(http_server: TestServer, tmp_path: Path) -> None:
+def test_a_body_longer_than_declared_is_cut_at_the_declared_length(
+    http_server: TestServer, tmp_path: Path
+) -> None:
     data = payload("x", 50_000)
     done, _ = run(http_server.add("/x.bin", data, extra=5000), tmp_path)
     assert Path(done.path).read_bytes() == data
