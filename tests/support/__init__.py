@@ -1,0 +1,1 @@
+"""Shared test helpers: the fault-injecting HTTP test server, its pytest fixture and friends."""
