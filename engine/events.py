@@ -53,10 +53,11 @@ class Resolved:
 
 @dataclass(frozen=True)
 class Progress:
-    """Bytes on disk so far for a job (sent at most ~10 times a second per job)."""
+    """Bytes written so far for a job, and how many of them are fsynced (at most ~10 reports a second)."""
 
     job_id: int
     bytes_done: int
+    durable: int = 0
 
 
 @dataclass(frozen=True)

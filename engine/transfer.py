@@ -24,6 +24,9 @@ from engine.naming import choose_name, commit_part, reserve_part
 
 CHUNK = 1 << 20
 PROGRESS_EVERY = 0.1
+CHECKPOINT_EVERY = 1.0  # seconds between fsyncs: at most this much data is fetched twice after a crash
+LOW_SPEED_LIMIT = 1024  # bytes per second...
+LOW_SPEED_TIME = 60.0  # ...sustained this long means the server is too slow: retry
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 MAX_REDIRECTS = 10
@@ -129,6 +132,8 @@ def _request_error(exc: Exception, url: str) -> TransferError:
         return retryable(f"server did not answer within {READ_TIMEOUT:.0f} s")
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc).lower()
+        if "more than 100 headers" in text or "line too long" in text or "linetoolong" in text:
+            return permanent("server sent an oversized header block (refused)")
         if "refused" in text:
             return retryable(f"connection refused by {urllib3.util.parse_url(url).host}")
         if "resolve" in text or "name or service" in text:
@@ -258,33 +263,73 @@ def _receive(
         os.lseek(fd, offset, os.SEEK_SET)
     except OSError as exc:
         raise disk_error(exc, f"opening {state.part_path}") from exc
-    size = offset
-    last_report = time.monotonic()
+    pace = _Pace(offset)
     with os.fdopen(fd, "wb", buffering=0) as out:
         while True:
             action = stop()
             if action:
-                _stop(out, state, action)
+                _stop(out, state, action, task.job_id, pace.size, emit)
             try:
                 chunk = response.raw.read1(CHUNK, decode_content=False)
             except _NETWORK_ERRORS as exc:
                 _sync(out)
-                raise retryable(
-                    f"connection lost after {human_bytes(size)}"
-                    + (f" of {human_bytes(state.total)}" if state.total else "")
-                ) from exc
+                emit(Progress(task.job_id, pace.size, pace.size))
+                raise retryable(_lost_message(exc, pace.size, state.total)) from exc
             if not chunk:
                 break
             _write(out, chunk)
             digest.update(chunk)
-            size += len(chunk)
-            now = time.monotonic()
-            if now - last_report >= PROGRESS_EVERY:
-                last_report = now
-                emit(Progress(task.job_id, size))
+            pace.size += len(chunk)
+            if pace.report_due():
+                if pace.checkpoint_due():
+                    _sync(out)
+                    pace.durable = pace.size
+                emit(Progress(task.job_id, pace.size, pace.durable))
+                pace.check_speed()
         _sync(out)
-    emit(Progress(task.job_id, size))
-    return size
+    emit(Progress(task.job_id, pace.size, pace.size))
+    return pace.size
+
+
+class _Pace:
+    """When to report progress, when to fsync a checkpoint, and whether the server has become too slow."""
+
+    def __init__(self, offset: int) -> None:
+        now = time.monotonic()
+        self.size = self.durable = self._window_size = offset
+        self._last_report = self._last_sync = self._window_start = now
+
+    def report_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_report < PROGRESS_EVERY:
+            return False
+        self._last_report = now
+        return True
+
+    def checkpoint_due(self) -> bool:
+        if self._last_report - self._last_sync < CHECKPOINT_EVERY:
+            return False
+        self._last_sync = self._last_report
+        return True
+
+    def check_speed(self) -> None:
+        elapsed = self._last_report - self._window_start
+        if elapsed < LOW_SPEED_TIME:
+            return
+        rate = (self.size - self._window_size) / elapsed
+        if rate < LOW_SPEED_LIMIT:
+            raise retryable(
+                f"server too slow: {human_bytes(rate)}/s for {elapsed:.0f} s "
+                f"(below {human_bytes(LOW_SPEED_LIMIT)}/s)"
+            )
+        self._window_start, self._window_size = self._last_report, self.size
+
+
+def _lost_message(exc: BaseException, size: int, total: int | None) -> str:
+    of = f" of {human_bytes(total)}" if total else ""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return f"server stopped sending after {human_bytes(size)}{of} (no data for {READ_TIMEOUT:.0f} s)"
+    return f"connection lost after {human_bytes(size)}{of}"
 
 
 def _write(out: BinaryIO, chunk: bytes) -> None:
@@ -304,13 +349,14 @@ def _sync(out: BinaryIO) -> None:
         raise disk_error(exc, "saving data to disk") from exc
 
 
-def _stop(out: BinaryIO, state: FileState, action: str) -> None:
+def _stop(out: BinaryIO, state: FileState, action: str, job_id: int, size: int, emit: Emit) -> None:
     """Leave the part file ready to resume (pause) or remove it (cancel), then unwind."""
     if action == "cancel":
         out.close()
         discard(state.part_path)
     else:
         _sync(out)
+        emit(Progress(job_id, size, size))
     raise Stopped(action)
 
 

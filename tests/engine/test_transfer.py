@@ -262,3 +262,74 @@ def test_an_unwritable_folder_is_a_permanent_error(http_server: TestServer, tmp_
     with pytest.raises(TransferError) as error:
         run(http_server.add("/u.bin", b"x"), blocker / "sub")
     assert not error.value.retryable and "creating folder" in error.value.message
+
+
+class _HostileServer:
+    """A raw socket server answering every request with the same bytes (what TestServer cannot send)."""
+
+    def __init__(self, answer: bytes) -> None:
+        import socket
+        import threading
+
+        self._answer = answer
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/hostile.bin"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        with conn:
+            conn.recv(65536)
+            conn.sendall(self._answer)
+
+    def close(self) -> None:
+        self._sock.close()
+        self._thread.join(5)
+
+
+def test_a_huge_header_block_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    headers = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 100) for i in range(500))
+    server = _HostileServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + headers + b"\r\nok")
+    try:
+        with pytest.raises(TransferError) as error:
+            run(server.url, tmp_path)
+    finally:
+        server.close()
+    assert not error.value.retryable and "oversized header block" in error.value.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_that_stalls_below_the_minimum_speed_is_retried(
+    http_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.transfer
+
+    monkeypatch.setattr(engine.transfer, "LOW_SPEED_TIME", 0.5)
+    monkeypatch.setattr(engine.transfer, "LOW_SPEED_LIMIT", 64 * 1024)
+    url = http_server.add("/crawl.bin", payload("crawl", 200_000), rate=8 * 1024)
+    with pytest.raises(TransferError) as error:
+        run(url, tmp_path)
+    assert error.value.retryable and "server too slow" in error.value.message
+    assert (tmp_path / "crawl.bin.part").stat().st_size > 0
+    assert not (tmp_path / "crawl.bin").exists()
+
+
+def test_checkpoints_report_only_fsynced_bytes_as_durable(
+    http_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.transfer
+    from engine.events import Progress
+
+    monkeypatch.setattr(engine.transfer, "CHECKPOINT_EVERY", 0.2)
+    data = payload("cp", 400_000)
+    _, events = run(http_server.add("/cp.bin", data, rate=400_000), tmp_path)
+    reports = [e for e in events if isinstance(e, Progress)]
+    assert all(r.durable <= r.bytes_done for r in reports)
+    assert (
+        len({r.durable for r in reports if 0 < r.durable < len(data)}) >= 2
+    )  # several checkpoints on the way
+    assert reports[-1].durable == reports[-1].bytes_done == len(data)
