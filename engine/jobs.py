@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-import itertools
+import threading
 from dataclasses import dataclass, field
 
 
@@ -43,12 +43,23 @@ def can_move(current: JobState, new: JobState) -> bool:
     return new in _ALLOWED[current]
 
 
-_ids = itertools.count(1)
+_id_lock = threading.Lock()
+_next_id = 1
 
 
 def next_job_id() -> int:
     """A process-wide unique job id."""
-    return next(_ids)
+    global _next_id
+    with _id_lock:
+        job_id, _next_id = _next_id, _next_id + 1
+    return job_id
+
+
+def skip_ids_below(first_free: int) -> None:
+    """Make new ids start at `first_free` or later (ids already stored must not be handed out again)."""
+    global _next_id
+    with _id_lock:
+        _next_id = max(_next_id, first_free)
 
 
 @dataclass
@@ -65,6 +76,7 @@ class Job:
     part_path: str | None = None
     path: str | None = None
     bytes_done: int = 0
+    durable_bytes: int = 0
     total: int | None = None
     speed: float = 0.0
     attempts: int = 0
