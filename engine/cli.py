@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from engine.events import RetryPolicy
 from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.monitor import SystemMonitor
 from engine.session import Session
 from engine.sources import ParsedInput, Rejected, read_sources
+from engine.store import DATA_DIR_ENV, JobStore, StoreError, default_data_dir
 from engine.terminal import LiveProgress, format_duration
 from engine.transfer import human_bytes
 from engine.workers import stop_process_helpers
@@ -53,6 +56,62 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
         help="pool size (default: 8 threads, or one process per CPU)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout at the end")
+    parser.add_argument("--priority", type=int, default=0, metavar="P", help="higher runs first (default 0)")
+    add_retry_arguments(parser)
+    add_data_dir_argument(parser)
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def add_retry_arguments(parser: argparse.ArgumentParser) -> None:
+    """How patiently retryable failures are tried again."""
+    default = RetryPolicy()
+    parser.add_argument(
+        "--attempts",
+        type=positive_int,
+        default=default.attempts,
+        metavar="N",
+        help=f"tries per file for retryable errors (default {default.attempts})",
+    )
+    parser.add_argument(
+        "--retry-base",
+        type=non_negative_float,
+        default=default.base_delay,
+        metavar="S",
+        help=f"first backoff delay in seconds, doubled each time (default {default.base_delay:g})",
+    )
+    parser.add_argument(
+        "--retry-cap",
+        type=non_negative_float,
+        default=default.max_delay,
+        metavar="S",
+        help=f"longest backoff, also caps Retry-After (default {default.max_delay:g})",
+    )
+
+
+def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"where the job queue is kept (default: ${DATA_DIR_ENV} or {default_data_dir()})",
+    )
+
+
+def open_store(data_dir: str | None) -> JobStore:
+    """The job store, or SystemExit(2) with a message when it cannot be opened."""
+    try:
+        return JobStore(data_dir)
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        print(
+            f"parafetch: cannot open the job store in {data_dir or default_data_dir()}: {exc}",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE) from exc
 
 
 @dataclass
@@ -122,11 +181,13 @@ def run_get(args: argparse.Namespace) -> int:
     live = LiveProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
     started = time.monotonic()
     interrupted = False
-    session = Session(args.mode, args.workers)
+    store = open_store(args.data_dir)
+    retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
+    session = Session(args.mode, args.workers, retry, store=store)
     monitor = SystemMonitor(lambda: session.stats().worker_pids)
     peaks = Peaks()
     try:
-        session.add(parsed.entries, args.dest)
+        session.add(parsed.entries, args.dest, args.priority)
         session.start()
         try:
             while not session.wait(TICK):
@@ -134,13 +195,16 @@ def run_get(args: argparse.Namespace) -> int:
                 _show(session, live, lines_out, started)
         except KeyboardInterrupt:
             interrupted = True
-            print("\nparafetch: interrupted; stopping workers", file=sys.stderr)
-            session.cancel()
-            session.wait(10)
+            print(
+                "\nparafetch: interrupted; partial files are kept: run the same command again to resume",
+                file=sys.stderr,
+            )
+            session.shutdown()
         peaks.update(monitor)
         _show(session, live, lines_out, started)
     finally:
         session.shutdown()
+        store.close()
         stop_process_helpers()
     if live:
         live.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
-import itertools
+import os
 import queue
 import threading
 import time
@@ -23,13 +23,15 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
-from engine.jobs import Job, JobState
+from engine.jobs import Job, JobState, skip_ids_below
 from engine.modes import MODES, Runner
 from engine.sources import UrlEntry
+from engine.store import JobStore
 from engine.transfer import discard
 
 SPEED_SMOOTHING = 0.3
 IDLE_POLL = 0.1
+SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,14 @@ class Session:
     """Runs jobs in one mode. Every public method is safe from any thread and never blocks on the network."""
 
     def __init__(
-        self, mode: str = "thread-pool", workers: int | None = None, retry: RetryPolicy | None = None
+        self,
+        mode: str = "thread-pool",
+        workers: int | None = None,
+        retry: RetryPolicy | None = None,
+        store: JobStore | None = None,
+        restore: bool = False,
     ) -> None:
+        """With a store, every job is kept there; `restore` brings back the whole stored queue."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.retry = retry or RetryPolicy()
@@ -83,7 +91,6 @@ class Session:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
-        self._order = itertools.count()
         self._stopping: dict[int, str] = {}
         self._removing: set[int] = set()
         self._rate_samples: dict[int, tuple[float, int]] = {}
@@ -93,6 +100,18 @@ class Session:
         self._closing = False
         self._commands_sent = 0  # wait() honours every command sent before it
         self._commands_done = 0
+        self._store = store
+        self._restored = restore
+        self._unsaved: set[int] = set()
+        self._last_save = 0.0
+        if store is not None:
+            stored = store.reconcile()
+            skip_ids_below(store.next_id())
+            for job in stored if restore else ():
+                self._jobs[job.id] = job
+                self._touch(job, save=False)
+                if job.state is JobState.QUEUED:
+                    self._enqueue(job)
         self._idle = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._loop, name="session", daemon=True)
         self._thread.start()
@@ -104,15 +123,41 @@ class Session:
         return self._runner.name
 
     def add(self, entries: Iterable[UrlEntry], dest_dir: str, priority: int = 0) -> list[int]:
-        """Queue URLs for a folder; returns the new job ids."""
-        jobs = [Job(e.url, dest_dir, e.sha256, priority) for e in entries]
+        """Queue URLs for a folder; returns their job ids.
+
+        A URL already known for that folder is not added twice: an unfinished or failed job is queued
+        again (resuming from its partial file), and a done job whose file is still there stays done.
+        """
+        dest_dir = os.path.abspath(dest_dir)
+        ids = []
         with self._lock:
-            for job in jobs:
+            known = {(j.url, j.dest_dir): j for j in self._jobs.values()}
+            for entry in entries:
+                job = self._known(known.get((entry.url, dest_dir)), entry.url, dest_dir)
+                job = job or Job(entry.url, dest_dir, entry.sha256, priority)
                 self._jobs[job.id] = job
-                self._enqueue(job)
-                self._dirty.add(job.id)
+                if job.state is JobState.QUEUED:
+                    self._enqueue(job)
+                self._touch(job)
+                ids.append(job.id)
         self._wake()
-        return [job.id for job in jobs]
+        return ids
+
+    def _known(self, job: Job | None, url: str, dest_dir: str) -> Job | None:
+        """The existing job for this URL and folder, made ready to run again; None when there is none."""
+        if job is None and self._store is not None and not self._restored:
+            job = self._store.find(url, dest_dir)
+        if job is None:
+            return None
+        if job.state is JobState.DONE:
+            if job.path and os.path.isfile(job.path) and os.path.getsize(job.path) == job.bytes_done:
+                return job
+            return None  # the file is gone: fetch it as a new job
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            job.attempts, job.error, job.finished_at = 0, None, None
+        if job.state is not JobState.RUNNING:
+            job.move_to(JobState.QUEUED)
+        return job
 
     def start(self) -> None:
         """Begin (or keep) running queued jobs."""
@@ -143,6 +188,10 @@ class Session:
     def clear_finished(self) -> None:
         """Forget every done, failed and cancelled job."""
         self._send(self._clear_finished)
+
+    def set_priority(self, job_id: int, priority: int) -> None:
+        """Higher runs first; a queued job moves to its new place at once."""
+        self._send(lambda: self._prioritise(job_id, priority))
 
     def set_workers(self, workers: int) -> None:
         """Resize a pool while it runs."""
@@ -213,13 +262,13 @@ class Session:
         return True
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every worker (running jobs are paused so they can resume later) and end the session."""
+        """Stop every worker and end the session; running jobs go back to the queue, to resume next time."""
         with self._lock:
             self._closing = True
             self._running = False
             for job in self._jobs.values():
                 if job.state is JobState.RUNNING:
-                    self._stopping[job.id] = "pause"
+                    self._stopping[job.id] = "requeue"
                     self._runner.stop_job(job.id, "pause")
         self._wake()
         self._thread.join(timeout + 5.0)
@@ -258,6 +307,7 @@ class Session:
                 if self._running:
                     self._dispatch()
                 self._runner.tick()
+                self._save()
                 if self._settled():
                     self._idle.notify_all()
                 if self._closing:
@@ -268,9 +318,28 @@ class Session:
         with self._lock:
             for job in self._jobs.values():
                 if job.state is JobState.RUNNING:  # its worker never answered: keep it for next time
-                    job.move_to(JobState.PAUSED)
-                    self._dirty.add(job.id)
+                    job.move_to(JobState.QUEUED)
+                    self._touch(job)
+            self._save(force=True)
             self._idle.notify_all()
+
+    def _touch(self, job: Job, save: bool = True) -> None:
+        """Mark a job changed: for the next `changes()`, and (unless only its speed moved) for the store."""
+        self._dirty.add(job.id)
+        if save:
+            self._unsaved.add(job.id)
+
+    def _save(self, force: bool = False) -> None:
+        """Write changed jobs to the store in one transaction, at most every SAVE_EVERY seconds."""
+        if self._store is None or not self._unsaved:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_save < SAVE_EVERY:
+            return
+        jobs = [self._jobs[i] for i in sorted(self._unsaved) if i in self._jobs]
+        self._unsaved.clear()
+        self._last_save = now
+        self._store.save_many(jobs)
 
     def _settled(self) -> bool:
         return not any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in self._jobs.values()) or (
@@ -293,15 +362,15 @@ class Session:
     def _dispatch(self) -> None:
         capacity = self._runner.capacity()
         while capacity > 0 and self._waiting:
-            _, _, job_id = heapq.heappop(self._waiting)
+            negative_priority, _, job_id = heapq.heappop(self._waiting)
             job = self._jobs.get(job_id)
-            if job is None or job.state is not JobState.QUEUED:
-                continue
+            if job is None or job.state is not JobState.QUEUED or -negative_priority != job.priority:
+                continue  # a stale entry: the job ran, or its priority changed and it was queued anew
             job.move_to(JobState.RUNNING)
             job.error = None
             if job.started_at is None:
                 job.started_at = time.monotonic()
-            self._dirty.add(job.id)
+            self._touch(job)
             self._runner.run(
                 Task(
                     job.id,
@@ -317,7 +386,17 @@ class Session:
             capacity -= 1
 
     def _enqueue(self, job: Job) -> None:
-        heapq.heappush(self._waiting, (-job.priority, next(self._order), job.id))
+        """Queue by priority (higher first), then by the order jobs were added (their ids)."""
+        heapq.heappush(self._waiting, (-job.priority, job.id, job.id))
+
+    def _prioritise(self, job_id: int, priority: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is None or job.priority == priority:
+            return
+        job.priority = priority
+        if job.state is JobState.QUEUED:
+            self._enqueue(job)
+        self._touch(job)
 
     def _each(self, job_id: int | None, action: Callable[[Job], None]) -> None:
         targets = (
@@ -329,7 +408,7 @@ class Session:
         )
         for job in targets:
             action(job)
-            self._dirty.add(job.id)
+            self._touch(job)
 
     def _pause_one(self, job: Job) -> None:
         if job.state is JobState.QUEUED:
@@ -351,7 +430,7 @@ class Session:
             job.move_to(JobState.CANCELLED)
             job.finished_at = time.monotonic()
             discard(job.part_path)
-            job.part_path = None
+            job.part_path, job.durable_bytes = None, 0
         elif job.state is JobState.RUNNING:
             self._stopping[job.id] = "cancel"
             self._runner.stop_job(job.id, "cancel")
@@ -379,7 +458,10 @@ class Session:
             discard(job.part_path)
         del self._jobs[job_id]
         self._dirty.discard(job_id)
+        self._unsaved.discard(job_id)
         self._removed.append(job_id)
+        if self._store is not None:
+            self._store.remove(job_id)
 
     # ---- worker events -----------------------------------------------------------------------------------
 
@@ -390,7 +472,7 @@ class Session:
         job.attempts = event.attempt
         job.worker_pid, job.worker_thread = event.pid, event.thread
         job.next_attempt_at = None
-        self._dirty.add(job.id)
+        self._touch(job)
 
     def _on_resolved(self, event: Resolved) -> None:
         job = self._jobs.get(event.job_id)
@@ -402,9 +484,9 @@ class Session:
             event.total,
             event.validator,
         )
-        job.bytes_done = event.offset
+        job.bytes_done = job.durable_bytes = event.offset
         self._rate_samples[job.id] = (time.monotonic(), event.offset)
-        self._dirty.add(job.id)
+        self._touch(job)
 
     def _on_progress(self, event: Progress) -> None:
         job = self._jobs.get(event.job_id)
@@ -417,7 +499,9 @@ class Session:
             job.speed = rate if job.speed == 0 else job.speed + SPEED_SMOOTHING * (rate - job.speed)
         self._rate_samples[job.id] = (now, event.bytes_done)
         job.bytes_done = event.bytes_done
-        self._dirty.add(job.id)
+        durable_moved = event.durable > job.durable_bytes
+        job.durable_bytes = max(job.durable_bytes, event.durable)
+        self._touch(job, save=durable_moved)
 
     def _on_retrying(self, event: Retrying) -> None:
         job = self._jobs.get(event.job_id)
@@ -425,8 +509,10 @@ class Session:
             return
         job.error = f"attempt {event.attempt} failed: {event.error}"
         job.next_attempt_at = time.monotonic() + event.delay
+        if self._store is not None:
+            self._store.add_error(job.id, event.attempt, event.error)
         job.speed = 0.0
-        self._dirty.add(job.id)
+        self._touch(job)
 
     def _on_finished(self, event: JobFinished) -> None:
         self._runner.job_finished(event.worker_id)
@@ -439,7 +525,8 @@ class Session:
             outcome = self._stopping.get(job.id, outcome)
         self._settle(job, outcome, event.error)
         if outcome == "done":
-            job.path, job.sha256, job.bytes_done = event.path, event.sha256, event.bytes_done
+            job.path, job.sha256 = event.path, event.sha256
+            job.bytes_done = job.durable_bytes = event.bytes_done
             job.part_path = None
 
     def _on_worker_exited(self, event: WorkerExited) -> None:
@@ -461,13 +548,15 @@ class Session:
         elif outcome in ("cancel", "cancelled"):
             job.move_to(JobState.CANCELLED)
             discard(job.part_path)
-            job.part_path = None
+            job.part_path, job.durable_bytes = None, 0
         else:
             job.move_to(JobState.DONE if outcome == "done" else JobState.FAILED)
             job.error = error
         if job.state.finished:
             job.finished_at = time.monotonic()
-        self._dirty.add(job.id)
+        self._touch(job)
+        if job.state is JobState.FAILED and self._store is not None and error:
+            self._store.add_error(job.id, job.attempts, error)
         if job.id in self._removing and job.state is not JobState.RUNNING:
             self._removing.discard(job.id)
             self._remove_one(job.id)

@@ -219,9 +219,11 @@ def fetch(task: Task, state: FileState, http: requests.Session, stop: StopCheck,
         if response.status_code != HTTPStatus.PARTIAL_CONTENT:
             offset = 0  # a 200 to a range request means the server restarted the body
         if state.part_path is None or state.name is None:
-            state.name, part = reserve_part(
-                folder, choose_name(response.headers.get("Content-Disposition"), response.url)
-            )
+            wanted = choose_name(response.headers.get("Content-Disposition"), response.url)
+            try:
+                state.name, part = reserve_part(folder, wanted)
+            except OSError as exc:
+                raise disk_error(exc, f"creating {wanted}.part in {folder}") from exc
             state.part_path = str(part)
         state.total, state.validator = total, _validator(response)
         emit(Resolved(task.job_id, state.name, state.part_path, total, state.validator, offset))

@@ -8,10 +8,17 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from engine.store import DATA_DIR_ENV
 from engine.workers import stop_process_helpers
 from tests.support.fixtures import http_server  # noqa: F401  (a fixture, used by name)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test keeps its job store in a folder of its own, never in the user's data folder."""
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture(autouse=True)

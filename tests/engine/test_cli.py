@@ -123,7 +123,7 @@ def test_help_lists_the_get_command() -> None:
 
 
 @pytest.mark.parametrize("mode", ["thread-pool", "processes", "process-pool"])
-def test_ctrl_c_stops_everything_and_leaves_no_process(
+def test_ctrl_c_stops_everything_leaves_no_process_and_a_rerun_resumes(
     mode: str, http_server: TestServer, tmp_path: Path
 ) -> None:
     urls = [http_server.add(f"/k{i}.bin", payload(f"k{i}", 1 << 20), rate=128 * 1024) for i in range(4)]
@@ -148,4 +148,16 @@ def test_ctrl_c_stops_everything_and_leaves_no_process(
     assert {j["state"] for j in json.loads(out)["jobs"]} == {"cancelled"}
     _, alive = psutil.wait_procs(family, timeout=10)
     assert alive == []
-    assert list(tmp_path.iterdir()) == []
+    assert all(p.suffix == ".part" for p in tmp_path.iterdir())
+    kept = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert any(kept.values())
+    for i in range(4):
+        http_server.add(f"/k{i}.bin", payload(f"k{i}", 1 << 20))  # full speed for the second run
+    again = get(*urls, "-d", str(tmp_path), "-m", mode, "-w", "2", "--json")
+    assert again.returncode == 0, again.stderr
+    for i in range(4):
+        assert (tmp_path / f"k{i}.bin").read_bytes() == payload(f"k{i}", 1 << 20)
+        if kept.get(f"k{i}.bin.part"):
+            ranges = [r.header("Range") for r in http_server.requests_for(f"/k{i}.bin")]
+            assert ranges[-1] == f"bytes={kept[f'k{i}.bin.part']}-"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"k{i}.bin" for i in range(4)]
