@@ -88,6 +88,7 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     next_attempt_at: float | None = None
+    resolved: bool = False  # a failed job the person has dealt with: off the Failed list, kept in history
 
     def move_to(self, new: JobState) -> None:
         """Change state, refusing any change the life of a job does not allow."""

@@ -181,6 +181,14 @@ class Session:
         """Queue a failed or cancelled job again (or all of them)."""
         self._send(lambda: self._each(job_id, self._retry_one))
 
+    def mark_resolved(self, job_id: int | None = None) -> None:
+        """Take a failed job (or all of them) off the Failed list; it stays in the history as failed."""
+        self._send(lambda: self._each(job_id, self._resolve_one))
+
+    def error_history(self, job_id: int) -> list[tuple[float, int, str]]:
+        """Every failed attempt of a job, oldest first: (wall-clock time, attempt, message)."""
+        return self._store.errors(job_id) if self._store is not None else []
+
     def remove(self, job_id: int) -> None:
         """Forget a job; a running one is cancelled first."""
         self._send(lambda: self._remove_one(job_id))
@@ -435,10 +443,14 @@ class Session:
             self._stopping[job.id] = "cancel"
             self._runner.stop_job(job.id, "cancel")
 
+    def _resolve_one(self, job: Job) -> None:
+        if job.state is JobState.FAILED:
+            job.resolved = True
+
     def _retry_one(self, job: Job) -> None:
         if job.state in (JobState.FAILED, JobState.CANCELLED):
             job.move_to(JobState.QUEUED)
-            job.error, job.finished_at, job.attempts = None, None, 0
+            job.error, job.finished_at, job.attempts, job.resolved = None, None, 0, False
             self._enqueue(job)
 
     def _clear_finished(self) -> None:

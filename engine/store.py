@@ -41,6 +41,7 @@ _SCHEMA = (
         seq INTEGER NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
         error TEXT,
+        resolved INTEGER NOT NULL DEFAULT 0,
         added_at REAL NOT NULL,
         finished_at REAL
     )""",
@@ -59,7 +60,7 @@ _SCHEMA = (
 # Job fields kept across runs; speed, worker, started_at and next_attempt_at belong to one run only.
 _FIELDS = (
     "id", "url", "dest_dir", "name", "part_path", "path", "state", "bytes_done", "total", "validator",
-    "sha256_expected", "sha256", "priority", "attempts", "error", "finished_at",
+    "sha256_expected", "sha256", "priority", "attempts", "error", "resolved", "finished_at",
 )  # fmt: skip
 _COLUMNS = ", ".join(_FIELDS)
 _MARKS = ", ".join(["?"] * len(_FIELDS))
@@ -97,6 +98,7 @@ def _values(job: Job) -> tuple[object, ...]:
 def _job(row: tuple[Any, ...]) -> Job:
     fields = dict(zip(_FIELDS, row, strict=True))
     fields["state"] = JobState(fields["state"])
+    fields["resolved"] = bool(fields["resolved"])
     return Job(**fields, durable_bytes=fields["bytes_done"])
 
 

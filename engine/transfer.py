@@ -152,6 +152,8 @@ def disk_error(exc: OSError, what: str) -> TransferError:
         return permanent(f"read-only file system while {what}")
     if exc.errno == errno.EFBIG:
         return permanent(f"file too large for this file system while {what}")
+    if exc.errno == errno.ENOENT:
+        return permanent(f"the destination folder is gone (deleted or unmounted?) while {what}")
     return permanent(f"{exc.strerror or exc} while {what}")
 
 
@@ -331,6 +333,8 @@ def _lost_message(exc: BaseException, size: int, total: int | None) -> str:
     of = f" of {human_bytes(total)}" if total else ""
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
         return f"server stopped sending after {human_bytes(size)}{of} (no data for {READ_TIMEOUT:.0f} s)"
+    if "IncompleteRead" in str(exc) or "prematurely" in str(exc):
+        return f"connection closed early: received {human_bytes(size)}{of}"
     return f"connection lost after {human_bytes(size)}{of}"
 
 

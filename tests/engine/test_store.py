@@ -22,7 +22,7 @@ pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = (
     "id", "url", "dest_dir", "name", "part_path", "path", "state", "bytes_done", "total", "validator",
-    "sha256_expected", "sha256", "priority", "attempts", "error", "finished_at",
+    "sha256_expected", "sha256", "priority", "attempts", "error", "resolved", "finished_at",
 )  # fmt: skip
 
 
