@@ -1,0 +1,168 @@
+"""The top of the window: the paste box with Add and Import, and the run settings (mode, workers, folder)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QStandardPaths, Qt, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.modes import MODES
+
+MAX_WORKERS = 256
+
+
+def default_folder() -> str:
+    """The user's Downloads folder (or home when the platform has none)."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DownloadLocation)
+    return folder or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation)
+
+
+def mode_tooltip(mode: str) -> str:
+    runner = MODES[mode]
+    return f"<b>{runner.label}</b><br>{runner.description}"
+
+
+class InputPanel(QWidget):
+    """Emits `add_requested(text)` for the paste box, `import_requested()`, and mode/worker changes."""
+
+    add_requested = Signal(str)
+    import_requested = Signal()
+    mode_changed = Signal(str)
+    workers_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.paste_box = QPlainTextEdit()
+        self.paste_box.setObjectName("paste-box")
+        self.paste_box.setPlaceholderText(
+            "Paste or drop URLs here, one per line (or separated by spaces or commas), then press Add.\n"
+            "Ctrl+V anywhere else in the window adds the clipboard's URLs at once; "
+            "you can also drop links or .txt lists on the window.")
+        self.paste_box.setTabChangesFocus(True)
+        line = self.paste_box.fontMetrics().lineSpacing()
+        self.paste_box.setMinimumHeight(3 * line + 12)
+        self.paste_box.setMaximumHeight(6 * line + 12)
+        self.add_button = QPushButton("Add")
+        self.add_button.setObjectName("add-button")
+        self.add_button.setDefault(True)
+        self.add_button.setToolTip("Queue the URLs in the box (Ctrl+Return in the box)")
+        self.add_button.clicked.connect(self._add_clicked)
+        add_shortcut = QShortcut(QKeySequence("Ctrl+Return"), self.paste_box)
+        add_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        add_shortcut.activated.connect(self._add_clicked)
+        self.import_button = QPushButton("Import list…")
+        self.import_button.setToolTip("Queue the URLs of a .txt list file")
+        self.import_button.clicked.connect(self.import_requested)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.import_button)
+        buttons.addStretch(1)
+
+        self.mode_box = QComboBox()
+        self.mode_box.setObjectName("mode")
+        for index, (name, runner) in enumerate(MODES.items()):
+            self.mode_box.addItem(runner.label, name)
+            self.mode_box.setItemData(index, mode_tooltip(name), Qt.ItemDataRole.ToolTipRole)
+        self.mode_box.currentIndexChanged.connect(self._mode_picked)
+        self.workers_box = QSpinBox()
+        self.workers_box.setObjectName("workers")
+        self.workers_box.setRange(1, MAX_WORKERS)
+        self.workers_box.setKeyboardTracking(False)
+        self.workers_box.setToolTip("How many workers the pool runs; a running pool is resized at once")
+        self.workers_box.valueChanged.connect(self.workers_changed)
+        self.folder_edit = QLineEdit(default_folder())
+        self.folder_edit.setObjectName("folder")
+        self.folder_edit.setToolTip("Where new downloads are saved")
+        browse = QToolButton()
+        browse.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon))
+        browse.setToolTip("Choose the destination folder")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.setSpacing(2)
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("&Mode:", self.mode_box)
+        form.addRow("&Workers:", self.workers_box)
+        folder_label = QLabel("&Save to:")
+        folder_label.setBuddy(self.folder_edit)
+        form.addRow(folder_label, folder_row)
+        settings = QWidget()
+        settings.setLayout(form)
+        settings.setMinimumWidth(340)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.paste_box, 3)
+        layout.addLayout(buttons)
+        layout.addSpacing(8)
+        layout.addWidget(settings, 2)
+        self._update_workers_enabled()
+
+    # ---- values -----------------------------------------------------------------------------------------
+
+    def mode(self) -> str:
+        return str(self.mode_box.currentData())
+
+    def set_mode(self, mode: str) -> None:
+        index = self.mode_box.findData(mode)
+        if index >= 0:
+            self.mode_box.setCurrentIndex(index)
+
+    def folder(self) -> str:
+        return self.folder_edit.text().strip() or default_folder()
+
+    def set_folder(self, folder: str) -> None:
+        self.folder_edit.setText(folder)
+
+    def workers(self) -> int:
+        return self.workers_box.value()
+
+    def set_workers(self, workers: int) -> None:
+        self.workers_box.setValue(workers)
+
+    def set_mode_locked(self, locked: bool, why: str = "") -> None:
+        """The mode cannot change while downloads run."""
+        self.mode_box.setEnabled(not locked)
+        self.mode_box.setToolTip(why if locked else mode_tooltip(self.mode()))
+
+    # ---- reactions --------------------------------------------------------------------------------------
+
+    @Slot()
+    def _add_clicked(self) -> None:
+        self.add_requested.emit(self.paste_box.toPlainText())
+
+    @Slot(int)
+    def _mode_picked(self, index: int) -> None:
+        self._update_workers_enabled()
+        self.mode_box.setToolTip(mode_tooltip(self.mode()))
+        self.mode_changed.emit(self.mode())
+
+    def _update_workers_enabled(self) -> None:
+        runner = MODES[self.mode()]
+        self.workers_box.setEnabled(runner.resizable)
+        self.workers_box.setSpecialValueText("" if runner.resizable else "auto")
+        self.workers_box.setToolTip(
+            "How many workers the pool runs; a running pool is resized at once" if runner.resizable
+            else f"{runner.label} decides its own number of workers")
+
+    @Slot()
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save downloads to", self.folder())
+        if folder:
+            self.folder_edit.setText(folder)

@@ -1,0 +1,342 @@
+"""The main window: assembles the panels, routes every add through one place, and closes without orphans."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from engine.jobs import Job, JobState
+from engine.modes import MODES
+from engine.session import Session, SessionStats
+from engine.sources import ParsedInput, parse_text
+from engine.store import JobStore
+from engine.terminal import format_duration
+from engine.transfer import human_bytes
+from gui.actions import build_menus, build_toolbar, create_actions
+from gui.bridge import SessionBridge
+from gui.downloads_view import DownloadsView
+from gui.input_panel import InputPanel
+from gui.jobs_model import JobsTableModel, display_name
+from gui.messages import INFO, WARNING, Message, MessageHub, MessagesPanel
+from gui.monitor_panel import MonitorPanel
+from gui.preview_pane import PreviewPane
+from gui.status_bar import StatusBar
+from gui.thumbnails import ThumbnailCache
+from gui.url_input import MAX_DETAILS, UrlIntake, add_report
+from gui.window_state import WindowState
+
+BIG_ADD = 500
+RETRYABLE = (JobState.FAILED, JobState.CANCELLED)
+FAILURES_ONE_BY_ONE = 3
+CLOSE_WATCHDOG_MS = 20_000
+
+
+class MainWindow(QMainWindow):
+    """Parafetch's window. Set `confirm_close = False` (or PARAFETCH_NO_CONFIRM=1) to close without asking."""
+
+    shut_down = Signal()
+
+    def __init__(self, settings: QSettings | None = None, hub: MessageHub | None = None,
+                 mode: str | None = None, workers: int | None = None, store: JobStore | None = None) -> None:
+        """With a store the queue is kept there and comes back at the next start (the store is closed
+        when the window has shut down)."""
+        super().__init__()
+        self.setWindowTitle("Parafetch")
+        self.setObjectName("main-window")
+        self.setAcceptDrops(True)
+        self.confirm_close = os.environ.get("PARAFETCH_NO_CONFIRM", "") not in ("1", "true", "yes")
+        self.is_shut_down = False
+        self.hub = hub or MessageHub(self)
+        self.state = WindowState(settings or QSettings())
+        mode = mode if mode in MODES else self.state.mode()
+        self.store = store
+        self.session = Session(mode, self._pool_size(mode, workers), store=store, restore=store is not None)
+        self.model = JobsTableModel(self)
+        self.bridge = SessionBridge(self.session, self.model, self)
+        self.thumbnails = ThumbnailCache(self)
+        self.model.thumbnail = self.thumbnails.icon
+        self.intake = UrlIntake(self)
+        self._was_active = False
+        self._closing = False
+
+        self.input = InputPanel()
+        self.input.set_mode(mode)
+        self.input.set_workers(self.session.stats().workers if MODES[mode].resizable
+                               else self.state.workers(mode))
+        self.input.set_folder(self.state.folder(self.input.folder()))
+        self.view = DownloadsView(self.model, self.bridge, self.hub)
+        self.monitor = MonitorPanel()
+        self.preview = PreviewPane()
+        self.messages = MessagesPanel(self.hub)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.commands = create_actions(self)
+        build_menus(self, self.commands)
+        self.toolbar = build_toolbar(self, self.commands)
+        self._lay_out()
+        self._connect()
+        self.state.restore(self)
+        self.bridge.start()
+        self.bridge.refresh()
+
+    def _pool_size(self, mode: str, workers: int | None) -> int | None:
+        if not MODES[mode].resizable:
+            return None
+        return workers or self.state.workers(mode)
+
+    def _lay_out(self) -> None:
+        self.work_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.work_splitter.setObjectName("work-splitter")
+        self.work_splitter.addWidget(self.view)
+        self.work_splitter.addWidget(self.monitor)
+        self.work_splitter.setStretchFactor(0, 1)
+        self.work_splitter.setStretchFactor(1, 0)
+        self.bottom_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.bottom_splitter.setObjectName("bottom-splitter")
+        self.bottom_splitter.addWidget(self.messages)
+        self.bottom_splitter.addWidget(self.preview)
+        self.bottom_splitter.setStretchFactor(0, 1)
+        self.bottom_splitter.setStretchFactor(1, 0)
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.main_splitter.setObjectName("main-splitter")
+        self.main_splitter.addWidget(self.work_splitter)
+        self.main_splitter.addWidget(self.bottom_splitter)
+        self.main_splitter.setStretchFactor(0, 1)
+        self.main_splitter.setStretchFactor(1, 0)
+        for splitter in (self.work_splitter, self.bottom_splitter, self.main_splitter):
+            splitter.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.input)
+        layout.addWidget(self.main_splitter, 1)
+        self.setCentralWidget(central)
+        self.resize(1280, 800)
+        self.work_splitter.setSizes([880, 400])
+        self.main_splitter.setSizes([500, 140])
+        self.bottom_splitter.setSizes([880, 400])
+
+    def _connect(self) -> None:
+        a = self.commands
+        a.start.triggered.connect(self.start)
+        a.pause_all.triggered.connect(lambda: self._command(self.session.pause))
+        a.resume_all.triggered.connect(lambda: self._command(self.session.resume))
+        a.cancel_all.triggered.connect(lambda: self._command(self.session.cancel))
+        a.retry_failed.triggered.connect(lambda: self._command(self.session.retry_failed))
+        a.clear_finished.triggered.connect(lambda: self._command(self.session.clear_finished))
+        a.paste_urls.triggered.connect(self.add_from_clipboard)
+        a.import_list.triggered.connect(self.choose_lists)
+        a.quit.triggered.connect(self.close)
+        self.input.add_requested.connect(self.add_from_box)
+        self.input.import_requested.connect(self.choose_lists)
+        self.input.mode_changed.connect(self.change_mode)
+        self.input.workers_changed.connect(self.change_workers)
+        self.intake.parsed.connect(self.add_parsed)
+        self.hub.posted.connect(self._show_message)
+        self.bridge.stats_changed.connect(self._stats_changed)
+        self.bridge.sample_ready.connect(self.monitor.show_sample)
+        self.bridge.sampler.listeners.append(self.monitor.record)
+        self.bridge.jobs_finished.connect(self._jobs_finished)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
+        self.view.current_job_changed.connect(self._show_preview)
+
+    # ---- adding URLs --------------------------------------------------------------------------------------
+
+    def add_text(self, text: str, source: str = "Paste") -> None:
+        self.intake.from_text(text, source)
+
+    @Slot(str)
+    def add_from_box(self, text: str) -> None:
+        """Add from the paste box; the box is emptied when everything in it was taken."""
+        parsed = parse_text(text)
+        self.add_parsed(parsed, "Paste")
+        if parsed.entries and not parsed.rejected:
+            self.input.paste_box.clear()
+
+    @Slot()
+    def add_from_clipboard(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self.intake.from_mime(mime, "Clipboard"):
+            self.hub.warning("The clipboard holds no text or links to add")
+
+    @Slot()
+    def choose_lists(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Import URL lists", self.state.last_list_folder(),
+            "URL lists (*.txt *.list *.lst *.urls);;All files (*)")
+        if paths:
+            self.state.set_last_list_folder(os.path.dirname(paths[0]))
+            self.import_lists(paths)
+
+    def import_lists(self, paths: list[str]) -> None:
+        """File > Import list: read the files off the UI thread, then add what they hold."""
+        self.intake.from_files(paths, "Import")
+
+    @Slot(object, str)
+    def add_parsed(self, parsed: ParsedInput, source: str) -> None:
+        """The one place where parsed input becomes jobs, and the person is told what happened."""
+        folder = os.path.abspath(self.input.folder())  # as the session keeps it
+        fresh = [e for e in parsed.entries if not self.model.has_url(e.url, folder)]
+        known = [e for e in parsed.entries if self.model.has_url(e.url, folder)]
+        again = [e for e in known if (job := self.model.find(e.url, folder)) and job.state in RETRYABLE]
+        if fresh or again:
+            self.session.add(fresh + again, folder)  # the session queues failed and cancelled ones again
+            if len(fresh) <= BIG_ADD:
+                self.bridge.poke()  # the new rows show at once
+            else:
+                self.bridge.hurry()  # thousands: the poller copies them off the UI thread for the next tick
+        text, details = add_report(source, parsed, len(fresh), [e.url for e in known if e not in again],
+                                   len(again))
+        if (fresh or again) and not self.bridge.started:
+            text += " — press Start (F5) to download"
+        self.hub.post(WARNING if parsed.rejected or not (fresh or again) else INFO, text, details)
+
+    # ---- drops --------------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if UrlIntake.can_accept(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if UrlIntake.can_accept(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.intake.from_mime(event.mimeData(), "Drop"):
+            event.acceptProposedAction()
+
+    # ---- running ------------------------------------------------------------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        self.bridge.start_session()
+
+    def _command(self, command: object) -> None:
+        assert callable(command)
+        command()
+        self.bridge.poke()
+
+    @Slot(str)
+    def change_mode(self, mode: str) -> None:
+        if mode == self.session.mode:
+            return
+        workers = self.state.workers(mode)
+        try:
+            self.session.set_mode(mode, workers if MODES[mode].resizable else None)
+        except ValueError as exc:
+            self.hub.warning(f"The mode stays {MODES[self.session.mode].label}: {exc}")
+            self.input.mode_box.blockSignals(True)
+            self.input.set_mode(self.session.mode)
+            self.input.mode_box.blockSignals(False)
+            return
+        self.input.workers_box.blockSignals(True)
+        self.input.set_workers(workers)
+        self.input.workers_box.blockSignals(False)
+        self.state.set_mode(mode)
+        self.bridge.poke()
+        size = f", {workers} workers" if MODES[mode].resizable else ""
+        self.hub.info(f"Mode: {MODES[mode].label}{size}")
+
+    @Slot(int)
+    def change_workers(self, workers: int) -> None:
+        mode = self.session.mode
+        if not MODES[mode].resizable:
+            return
+        self.state.set_workers(mode, workers)
+        self.session.set_workers(workers)
+        self.bridge.poke()
+        self.status.say(f"{MODES[mode].label}: {workers} workers")
+
+    # ---- refresh ------------------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _stats_changed(self, stats: SessionStats) -> None:
+        elapsed = self.bridge.clock.elapsed()
+        self.status.show_stats(stats, elapsed)
+        self.monitor.show_stats(stats, MODES[stats.mode].label)
+        a = self.commands
+        a.start.setEnabled(stats.queued > 0 or not self.bridge.started)
+        a.pause_all.setEnabled(stats.queued + stats.running > 0)
+        a.resume_all.setEnabled(stats.paused > 0)
+        a.cancel_all.setEnabled(stats.queued + stats.running + stats.paused > 0)
+        a.retry_failed.setEnabled(stats.failed + stats.cancelled > 0)
+        a.clear_finished.setEnabled(stats.finished > 0)
+        self.input.set_mode_locked(stats.running > 0, "The mode cannot change while downloads run")
+        active = self.bridge.is_active
+        if self._was_active and not active and stats.paused == 0 and stats.total:
+            self.hub.info(f"Run finished: {stats.done} done, {stats.failed} failed, "
+                          f"{human_bytes(stats.bytes_done)} in {format_duration(elapsed)} "
+                          f"({MODES[stats.mode].label})")
+        self._was_active = active
+
+    @Slot(list)
+    def _jobs_finished(self, jobs: list[Job]) -> None:
+        failed = [j for j in jobs if j.state is JobState.FAILED]
+        for job in jobs:
+            self.thumbnails.request(job)  # only finished images are loaded
+        if not failed:
+            return
+        if len(failed) <= FAILURES_ONE_BY_ONE:
+            for job in failed:
+                self.hub.error(f"Failed: {display_name(job)} — {job.error}", [job.url])
+        else:
+            self.hub.error(f"{len(failed)} downloads failed",
+                           [f"{j.url}: {j.error}" for j in failed[:MAX_DETAILS]])
+
+    @Slot(int)
+    def _thumbnail_ready(self, job_id: int) -> None:
+        self.model.refresh_row(job_id)
+        if self.preview.job_id == job_id:
+            self.preview.show_job(self.model.job(job_id), self.thumbnails.image(job_id))
+
+    @Slot(object)
+    def _show_preview(self, job: Job | None) -> None:
+        if job is not None:
+            self.thumbnails.request(job)
+        self.preview.show_job(job, self.thumbnails.image(job.id) if job else None)
+
+    @Slot(object)
+    def _show_message(self, message: Message) -> None:
+        self.status.say(message.text)
+
+    # ---- closing ------------------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.is_shut_down:
+            event.accept()
+            return
+        event.ignore()
+        if self._closing:
+            return
+        if self.bridge.is_active and self.confirm_close and not self._ask_to_stop():
+            return
+        self._closing = True
+        self.state.save(self, self.input.mode(), self.input.folder())
+        self.setEnabled(False)
+        self.status.say("Stopping downloads…")
+        self.bridge.shutdown_finished.connect(self._finish_close)
+        self.bridge.shutdown_async(then=self.store.close if self.store is not None else None)
+        QTimer.singleShot(CLOSE_WATCHDOG_MS, self._finish_close)
+
+    def _ask_to_stop(self) -> bool:
+        stats = self.bridge.stats
+        answer = QMessageBox.question(
+            self, "Downloads are running",
+            f"{stats.running} download{'s are' if stats.running != 1 else ' is'} running and {stats.queued} "
+            "queued. Stop them and close Parafetch?",
+            QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Close
+
+    @Slot()
+    def _finish_close(self) -> None:
+        if self.is_shut_down:
+            return
+        self.is_shut_down = True
+        self.thumbnails.wait(1000)
+        self.shut_down.emit()
+        self.close()

@@ -1,0 +1,123 @@
+"""Application-wide parts: exception hooks, remembered settings, image thumbnails, the None workaround."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QColor, QImage
+
+import gui
+from engine.jobs import JobState
+from engine.store import JobStore
+from gui.app import ExceptionHooks, app_icon, create_app
+from gui.jobs_model import Column
+from gui.messages import MessageHub
+from tests.gui.conftest import MakeWindow, all_done
+from tests.support.http_server import TestServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_uncaught_exceptions_are_shown_and_the_app_goes_on(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    hooks = ExceptionHooks(window.hub).install()
+    try:
+        worker = threading.Thread(target=lambda: 1 / 0, name="doomed")
+        worker.start()
+        worker.join(5)
+        try:
+            raise ValueError("bad value in a slot")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        hooks.uninstall()
+    qtbot.waitUntil(lambda: len([m for m in window.messages.messages() if m.level == "error"]) == 2)
+    texts = [m.text for m in window.messages.messages()]
+    assert "Internal error in thread doomed: ZeroDivisionError: division by zero" in texts
+    assert "Internal error in the window: ValueError: bad value in a slot" in texts
+    assert hooks.caught == 2 and window.isVisible()
+
+
+def test_settings_are_remembered(qtbot, make_window: MakeWindow, settings: QSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = make_window("thread-pool", workers=4)
+    first.input.set_mode("process-pool")
+    assert first.session.mode == "process-pool"
+    first.input.workers_box.setValue(3)
+    first.input.set_folder(str(tmp_path / "elsewhere"))
+    first.main_splitter.setSizes([400, 200])
+    with qtbot.waitSignal(first.shut_down, timeout=30_000):
+        first.close()
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    second = make_window(None, settings_=again, show=False, folder=False)
+    assert second.session.mode == "process-pool" and second.input.mode() == "process-pool"
+    assert second.input.workers() == 3 and second.session.stats().workers == 3
+    assert second.input.folder() == str(tmp_path / "elsewhere")
+    assert second.state.settings.value("splitters/main-splitter") is not None
+
+
+class Probe(QObject):
+    ping = Signal()
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor("#2f7fd8"))
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stubs want bytes, the binding str
+    return bytes(data.data())
+
+
+def test_finished_images_get_a_thumbnail_and_a_preview(  # type: ignore[no-untyped-def]
+    qtbot, window, http_server: TestServer,
+) -> None:
+    url = http_server.add("/picture.png", png_bytes(640, 320))
+    window.add_text(url)
+    window.start()
+    qtbot.waitUntil(lambda: all_done(window, 1), timeout=20_000)
+    job = window.model.jobs()[0]
+    qtbot.waitUntil(lambda: window.thumbnails.image(job.id) is not None, timeout=5_000)
+    image = window.thumbnails.image(job.id)
+    assert image is not None and image.width() == 240 and image.height() == 120
+    icon = window.model.index(0, Column.NAME).data(Qt.ItemDataRole.DecorationRole)
+    assert icon is not None and not icon.isNull()
+    window.view.select_job(job.id)
+    qtbot.waitUntil(window.preview.has_image, timeout=5_000)
+    assert "picture.png" in window.preview.caption.text()
+
+
+def test_app_setup_names_the_app_and_has_an_icon() -> None:
+    app = create_app()
+    assert app.applicationName() == "Parafetch" and not app_icon().isNull()
+    assert ExceptionHooks(MessageHub()).caught == 0
+
+
+def test_binding_bugs_no_longer_use_up_none_or_true() -> None:
+    """PySide6 6.12.0 under-counts None and True; gui/compat.py must keep the app alive regardless."""
+    probe = Probe()
+    for _ in range(100_000):
+        probe.setObjectName("x")  # a void call
+        probe.ping.emit()
+    assert sys.getrefcount(None) > 0 and sys.getrefcount(True) > 0
+    assert isinstance(gui.SINGLETONS_PROTECTED, bool)
+
+
+def test_with_a_store_the_queue_comes_back(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, downloads: Path, tmp_path: Path, http_server: TestServer,
+) -> None:
+    url = http_server.add("/kept.bin", b"k" * 5000)
+    first = make_window(store=JobStore(tmp_path / "data"))
+    first.add_text(url)
+    first.start()
+    qtbot.waitUntil(lambda: all_done(first, 1), timeout=20_000)
+    with qtbot.waitSignal(first.shut_down, timeout=30_000):
+        first.close()
+    second = make_window(store=JobStore(tmp_path / "data"))
+    assert [(j.url, j.state) for j in second.model.jobs()] == [(url, JobState.DONE)]
+    second.add_text(url)  # already there and done: skipped, not fetched again
+    qtbot.waitUntil(lambda: "1 duplicate skipped" in second.messages.messages()[-1].text)
+    assert len(second.model.jobs()) == 1

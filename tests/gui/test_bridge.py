@@ -1,0 +1,56 @@
+"""The bridge: one timer, at most one dataChanged per tick, fast while running and slow when idle."""
+
+from __future__ import annotations
+
+import pytest
+
+from gui.bridge import FAST_MS, IDLE_MS, RunClock
+from gui.main_window import MainWindow
+from tests.gui.conftest import all_done, serve_files
+from tests.support.http_server import TestServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_one_data_changed_per_tick_and_the_timer_slows_when_idle(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, http_server: TestServer,
+) -> None:
+    assert window.bridge.interval == IDLE_MS
+    files = serve_files(http_server, 20, size=300_000, rate=2_000_000)
+    per_tick: list[int] = [0]
+    window.model.dataChanged.connect(lambda *args: per_tick.__setitem__(-1, per_tick[-1] + 1))
+    window.bridge.stats_changed.connect(lambda stats: per_tick.append(0))
+    window.add_text("\n".join(files))
+    window.start()
+    assert window.bridge.interval == FAST_MS
+    qtbot.waitUntil(lambda: all_done(window, 20), timeout=30_000)
+    assert len(per_tick) > 5 and max(per_tick) <= 1
+    qtbot.waitUntil(lambda: window.bridge.interval == IDLE_MS, timeout=5_000)
+
+
+def test_run_clock_holds_while_paused_and_restarts_for_a_new_batch() -> None:
+    now = [0.0]
+    clock = RunClock(lambda: now[0])
+    clock.update(active=True, paused=False)
+    now[0] = 5.0
+    clock.update(active=False, paused=True)  # everything paused
+    now[0] = 50.0
+    assert clock.elapsed() == 5.0
+    clock.update(active=True, paused=True)  # resumed: goes on from 5 s
+    now[0] = 52.0
+    assert clock.elapsed() == 7.0
+    clock.update(active=False, paused=False)
+    clock.update(active=True, paused=False)  # a new batch starts from zero
+    now[0] = 53.0
+    assert clock.elapsed() == 1.0
+
+
+def test_a_new_child_process_shows_no_cpu_on_its_first_sample() -> None:
+    from engine.monitor import MonitorSample, ProcessInfo
+    from gui.monitor_sampler import without_first_readings
+
+    app, child = ProcessInfo(1, "app", 5, 30.0, 100), ProcessInfo(2, "worker", 1, 480.0, 50)
+    sample = MonitorSample(0.0, 2, 6, 510.0, 150, (app, child))
+    cleaned = without_first_readings(sample, {1})
+    assert cleaned.cpu_percent == 30.0 and cleaned.per_process[1].cpu_percent == 0.0
+    assert without_first_readings(sample, {1, 2}) is sample

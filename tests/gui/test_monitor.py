@@ -1,0 +1,95 @@
+"""The monitor panel: threads follow a live pool resize; process counts match each mode."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from engine.jobs import JobState
+from engine.monitor import MonitorSample
+from gui.main_window import MainWindow
+from tests.gui.conftest import MakeWindow, serve_files
+from tests.support.http_server import TestServer
+
+SIZE, RATE = 400_000, 100_000  # about 4 s per file: jobs stay running while we look
+
+
+def wait_for_sample(qtbot, window: MainWindow,  # type: ignore[no-untyped-def]
+                    check: Callable[[MonitorSample], bool] = lambda s: True) -> MonitorSample:
+    """Wait for a sample shown by the panel, taken from now on, that passes `check`."""
+    since = time.monotonic()
+
+    def shown() -> bool:
+        sample = window.monitor.last_sample
+        return sample is not None and sample.time > since and check(sample)
+
+    qtbot.waitUntil(shown, timeout=10_000)
+    assert window.monitor.last_sample is not None
+    return window.monitor.last_sample
+
+
+def worker_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("worker-") and t.is_alive())
+
+
+def running(window: MainWindow) -> int:
+    return sum(1 for j in window.model.jobs() if j.state is JobState.RUNNING)
+
+
+@pytest.mark.timeout(60)
+def test_changing_the_worker_count_resizes_a_running_thread_pool(
+    qtbot, make_window: MakeWindow, http_server: TestServer,  # type: ignore[no-untyped-def]
+) -> None:
+    files = serve_files(http_server, 10, SIZE, rate=RATE)
+    window = make_window("thread-pool", workers=2)
+    assert window.input.workers_box.isEnabled() and window.input.workers() == 2
+    window.add_text("\n".join(files))
+    window.start()
+    qtbot.waitUntil(lambda: running(window) == 2 and worker_threads() == 2, timeout=10_000)
+    before = wait_for_sample(qtbot, window)
+    assert before.processes == 1
+    window.input.workers_box.setValue(5)  # what the spin box does when the person changes it
+    qtbot.waitUntil(lambda: running(window) == 5 and worker_threads() == 5, timeout=10_000)
+    assert window.session.stats().workers == 5
+    # three more worker threads (and, in this test, three more server threads serving them)
+    after = wait_for_sample(qtbot, window, lambda s: s.threads >= before.threads + 3)
+    assert int(window.monitor.values["threads"].text()) == after.threads
+    assert window.monitor.values["processes"].text() == "1"
+    assert "5 running" in window.monitor.workers_label.text()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["sequential", "threads", "thread-pool"])
+def test_thread_modes_run_in_one_process(
+    qtbot, make_window: MakeWindow, http_server: TestServer, mode: str,  # type: ignore[no-untyped-def]
+) -> None:
+    files = serve_files(http_server, 3, SIZE, mode, rate=RATE)
+    window = make_window(mode, workers=3)
+    assert window.input.workers_box.isEnabled() == (mode == "thread-pool")
+    window.add_text("\n".join(files))
+    window.start()
+    qtbot.waitUntil(lambda: running(window) >= 1, timeout=10_000)
+    sample = wait_for_sample(qtbot, window)
+    assert sample.processes == 1
+    assert [p.role for p in window.monitor.processes.processes()] == ["app"]
+    assert window.monitor.values["processes"].text() == "1"
+
+
+@pytest.mark.timeout(60)
+def test_a_process_pool_of_n_shows_n_worker_processes(
+    qtbot, make_window: MakeWindow, http_server: TestServer,  # type: ignore[no-untyped-def]
+) -> None:
+    files = serve_files(http_server, 6, SIZE, rate=RATE)
+    window = make_window("process-pool", workers=3)
+    window.add_text("\n".join(files))
+    window.start()
+    qtbot.waitUntil(lambda: running(window) == 3, timeout=20_000)
+    sample = wait_for_sample(qtbot, window, lambda s: sum(p.role == "worker" for p in s.per_process) == 3)
+    assert sample.processes >= 4  # the app, three workers, and multiprocessing's helpers
+    roles = [p.role for p in window.monitor.processes.processes()]
+    assert roles.count("worker") == 3 and roles[0] == "app"
+    assert int(window.monitor.values["processes"].text()) >= 4
+    assert "3 worker processes" in window.monitor.workers_label.text()

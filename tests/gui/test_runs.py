@@ -1,0 +1,53 @@
+"""Whole runs in the window: every mode ends with every row done and every file byte-identical."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.modes import MODES
+from tests.gui.conftest import MakeWindow, all_done, serve_files
+from tests.support.http_server import TestServer
+
+FILES = 6
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_run_in_each_mode_downloads_every_file_intact(
+    qtbot, make_window: MakeWindow, http_server: TestServer, downloads: Path, mode: str,  # type: ignore[no-untyped-def]
+) -> None:
+    files = serve_files(http_server, FILES, prefix=mode)
+    window = make_window(mode, workers=2)
+    assert window.session.mode == mode
+    window.add_text("\n".join(files))
+    assert window.model.rowCount() == FILES
+    window.commands.start.trigger()
+    qtbot.waitUntil(lambda: all_done(window, FILES), timeout=60_000)
+    for job in window.model.jobs():
+        assert job.path is not None and Path(job.path).parent == downloads
+        assert Path(job.path).read_bytes() == files[job.url], job.url
+    assert sorted(p.name for p in downloads.iterdir()) == sorted(f"{mode}-{i}.bin" for i in range(FILES))
+    qtbot.waitUntil(lambda: window.status.counts.text() == f"{FILES} done · 0 failed · {FILES} total")
+    qtbot.waitUntil(lambda: any(m.text.startswith(f"Run finished: {FILES} done, 0 failed")
+                                for m in window.messages.messages()))
+    progress = window.view.model().index(0, 3).data(Qt.ItemDataRole.DisplayRole)
+    assert progress == "100%"
+
+
+@pytest.mark.timeout(60)
+def test_failed_download_shows_its_error_and_can_be_retried(
+    qtbot, window, http_server: TestServer,  # type: ignore[no-untyped-def]
+) -> None:
+    url = http_server.add("/missing.bin", b"x", status=404)
+    window.add_text(url)
+    window.start()
+    qtbot.waitUntil(lambda: window.bridge.stats.failed == 1, timeout=20_000)
+    job = window.model.jobs()[0]
+    tooltip = window.model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "HTTP 404" in tooltip and job.error and "404" in job.error
+    qtbot.waitUntil(lambda: any(m.level == "error" and "404" in m.text for m in window.messages.messages()))
+    assert "404" in window.status.currentMessage() or window.messages.messages()
+    assert window.commands.retry_failed.isEnabled()
