@@ -1,20 +1,29 @@
-"""Parafetch's entry point: no subcommand opens the window; `get` downloads headless."""
+"""Parafetch's entry point: the window by default; `get` downloads headless; `compare` times the modes."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from engine.cli import EXIT_USAGE, add_get_arguments, run_get
+from engine.cli import EXIT_USAGE, add_data_dir_argument, add_get_arguments, positive_int, run_get
+from engine.compare_cli import add_compare_arguments, run_compare
+from engine.modes import MODES
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="parafetch", description="A download manager with five concurrency modes."
-    )
+    parser = argparse.ArgumentParser(prog="parafetch",
+                                     description="A download manager with five concurrency modes.")
+    parser.add_argument("--mode", choices=list(MODES), help="the window's mode (default: the last one used)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="the window's pool size")
+    parser.add_argument("--screenshot", metavar="FILE",
+                        help="render the window mid-run at 1280x800 against a local test server, "
+                             "save it as a PNG and exit")
+    add_data_dir_argument(parser)
     commands = parser.add_subparsers(dest="command")
     get = commands.add_parser("get", help="download URLs without a window")
     add_get_arguments(get)
+    compare = commands.add_parser("compare", help="run one list through every mode and recommend one")
+    add_compare_arguments(compare)
     return parser
 
 
@@ -26,8 +35,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if exit_.code else 0
     if args.command == "get":
         return run_get(args)
-    print("parafetch: the window is not built yet; use `python main.py get --help`", file=sys.stderr)
-    return EXIT_USAGE
+    if args.command == "compare":
+        return run_compare(args)
+    if args.screenshot:
+        from gui.screenshot import take_screenshot
+
+        return take_screenshot(args.screenshot, args.mode or "thread-pool", args.workers)
+    from gui.app import main as open_window
+
+    return open_window(args.mode, args.workers, args.data_dir)
 
 
 if __name__ == "__main__":
