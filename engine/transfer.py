@@ -18,6 +18,7 @@ from typing import BinaryIO
 import requests
 import urllib3
 
+from engine.digester import Digester
 from engine.errors import TransferError, permanent, retryable
 from engine.events import Event, Progress, Resolved, Task
 from engine.naming import choose_name, commit_part, reserve_part
@@ -269,27 +270,33 @@ def _receive(
         raise disk_error(exc, f"opening {state.part_path}") from exc
     pace = _Pace(offset)
     with os.fdopen(fd, "wb", buffering=0) as out:
-        while True:
-            action = stop()
-            if action:
-                _stop(out, state, action, task.job_id, pace.size, emit)
-            try:
-                chunk = response.raw.read1(CHUNK, decode_content=False)
-            except _NETWORK_ERRORS as exc:
-                _sync(out)
-                emit(Progress(task.job_id, pace.size, pace.size))
-                raise retryable(_lost_message(exc, pace.size, state.total)) from exc
-            if not chunk:
-                break
-            _write(out, chunk)
-            digest.update(chunk)
-            pace.size += len(chunk)
-            if pace.report_due():
-                if pace.checkpoint_due():
+        digester = Digester(digest, fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
+        try:
+            while True:
+                action = stop()
+                if action:
+                    digester.close()
+                    _stop(out, state, action, task.job_id, pace.size, emit)
+                try:
+                    chunk = response.raw.read1(CHUNK, decode_content=False)
+                except _NETWORK_ERRORS as exc:
+                    digester.close()
                     _sync(out)
-                    pace.durable = pace.size
-                emit(Progress(task.job_id, pace.size, pace.durable))
-                pace.check_speed()
+                    emit(Progress(task.job_id, pace.size, pace.size))
+                    raise retryable(_lost_message(exc, pace.size, state.total)) from exc
+                if not chunk:
+                    break
+                _write(out, chunk)
+                digester.add(chunk)
+                pace.size += len(chunk)
+                if pace.report_due():
+                    if pace.checkpoint_due():
+                        digester.checkpoint(pace.size)
+                    emit(Progress(task.job_id, pace.size, digester.durable))
+                    pace.check_speed()
+            digester.finish()
+        finally:
+            digester.close()
         _sync(out)
     emit(Progress(task.job_id, pace.size, pace.size))
     return pace.size
@@ -300,7 +307,7 @@ class _Pace:
 
     def __init__(self, offset: int) -> None:
         now = time.monotonic()
-        self.size = self.durable = self._window_size = offset
+        self.size = self._window_size = offset
         self._last_report = self._last_sync = self._window_start = now
 
     def report_due(self) -> bool:

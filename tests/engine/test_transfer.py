@@ -333,3 +333,39 @@ def test_checkpoints_report_only_fsynced_bytes_as_durable(
         len({r.durable for r in reports if 0 < r.durable < len(data)}) >= 2
     )  # several checkpoints on the way
     assert reports[-1].durable == reports[-1].bytes_done == len(data)
+
+
+def test_a_large_file_is_hashed_and_checkpointed_off_the_receive_loop(
+    http_server: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.transfer
+    from engine.digester import INLINE_BYTES
+    from engine.events import Progress
+
+    monkeypatch.setattr(engine.transfer, "CHECKPOINT_EVERY", 0.2)
+    data = payload("big", 3 * INLINE_BYTES + 11)
+    url = http_server.add("/big.bin", data, rate=20_000_000)
+    done, events = run(url, tmp_path, sha256=hashlib.sha256(data).hexdigest())
+    assert Path(done.path).read_bytes() == data
+    assert done.sha256 == hashlib.sha256(data).hexdigest()
+    durable = [e.durable for e in events if isinstance(e, Progress)]
+    assert durable == sorted(durable)
+    assert any(INLINE_BYTES < d < len(data) for d in durable)  # checkpoints made by the helper thread
+
+
+def test_a_large_file_resumed_after_a_cut_has_the_right_checksum(
+    http_server: TestServer, tmp_path: Path
+) -> None:
+    from engine.digester import INLINE_BYTES
+
+    data = payload("cut", 3 * INLINE_BYTES)
+    sha = hashlib.sha256(data).hexdigest()
+    url = http_server.add("/cut.bin", data, reset=2 * INLINE_BYTES)
+    state = FileState()
+    with pytest.raises(TransferError):
+        run(url, tmp_path, state, sha256=sha)
+    assert Path(str(state.part_path)).stat().st_size > INLINE_BYTES
+    http_server.add("/cut.bin", data)
+    done, _ = run(url, tmp_path, state, sha256=sha)
+    assert Path(done.path).read_bytes() == data
+    assert done.sha256 == sha

@@ -1,0 +1,93 @@
+"""SHA-256 and checkpoint fsyncs of a part file, moved to a helper thread once the file is large."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+INLINE_BYTES = 4 << 20  # hashed in the receive loop below this: a thread would cost more than it saves
+QUEUED_CHUNKS = 32  # chunks waiting for the helper thread before the receive loop waits for it
+
+
+class Digester:
+    """Hashes received chunks and fsyncs checkpoints, in the order given.
+
+    Small files are handled inline. From INLINE_BYTES on, a helper thread takes the work, so hashing and
+    fsync overlap the network reads and the page-cache writes (hashlib and os.fsync release the GIL).
+    `durable` is the offset proven on disk by the last completed fsync. Call `close()` before the file
+    descriptor is closed.
+    """
+
+    def __init__(self, digest: hashlib._Hash, fd: int, durable: int,
+                 disk_error: Callable[[OSError], Exception]) -> None:
+        self.digest = digest
+        self.durable = durable
+        self._fd = fd
+        self._disk_error = disk_error
+        self._inline_bytes = 0
+        self._queue: queue.Queue[bytes | int | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def add(self, chunk: bytes) -> None:
+        """Hash `chunk` (now, or queued behind the earlier ones)."""
+        self._raise_error()
+        if self._queue is not None:
+            self._queue.put(chunk)
+            return
+        self.digest.update(chunk)
+        self._inline_bytes += len(chunk)
+        if self._inline_bytes >= INLINE_BYTES:
+            self._start()
+
+    def checkpoint(self, size: int) -> None:
+        """fsync the file, then record `size` as durable (now, or once the queued work before it is done)."""
+        self._raise_error()
+        if self._queue is not None:
+            self._queue.put(size)
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._disk_error(exc) from exc
+        self.durable = size
+
+    def finish(self) -> hashlib._Hash:
+        """Wait for everything queued; the complete digest, or the disk error the helper met."""
+        self.close()
+        self._raise_error()
+        return self.digest
+
+    def close(self) -> None:
+        """Stop the helper thread after the work already queued; safe to call more than once."""
+        if self._thread is None or self._queue is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def _start(self) -> None:
+        self._queue = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self._thread = threading.Thread(target=self._work, name="digester", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so the receive loop never blocks on a full queue
+            try:
+                if isinstance(item, int):
+                    os.fsync(self._fd)
+                    self.durable = item
+                else:
+                    self.digest.update(item)
+            except OSError as exc:
+                self._error = exc
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._disk_error(self._error) from self._error
