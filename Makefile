@@ -29,7 +29,7 @@ help:
 	@echo "make run              set up what is missing, then open Parafetch (ARGS='...' are passed to main.py)"
 	@echo "make test             set up what is missing, then ruff, mypy and pytest (PYTEST_ARGS='...')"
 	@echo "make lint             ruff, mypy, and a check that requirements*.txt match pyproject.toml"
-	@echo "make benchmark        run benchmarks/run_all.py (ARGS='...')"
+	@echo "make benchmark        Parafetch vs curl, aria2c and a bare requests loop (ARGS='--quick' for a short run)"
 	@echo "make install-desktop  add Parafetch to this user's application menu"
 	@echo "make clean            remove caches and build output; 'make distclean' also removes $(VENV)/"
 
@@ -144,11 +144,8 @@ test: sysdeps-test lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 benchmark: $(STAMP)
-	@if [ -f benchmarks/run_all.py ]; then \
-	  echo "$(PY) benchmarks/run_all.py $(ARGS)"; $(PY) benchmarks/run_all.py $(ARGS); \
-	else \
-	  echo "benchmarks/run_all.py does not exist yet: nothing to run."; \
-	fi
+	@$(call ensure_debs,nginx-light curl aria2,the benchmarks)
+	$(PY) -m benchmarks.downloads $(ARGS)
 
 install-desktop: $(STAMP)
 	@dir="$(DESKTOP_DIR)"; \

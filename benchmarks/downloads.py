@@ -1,0 +1,641 @@
+"""Download benchmarks: Parafetch's modes against curl, aria2c and a bare requests loop, side by side.
+
+    .venv/bin/python -m benchmarks.downloads [--quick] [--repeats N]
+
+Starts its own servers (nginx on 127.0.0.1 serving generated files; the project's TestServer for latency),
+runs three workloads and prints one table each, medians over the repetitions:
+  (a) one big file from nginx: throughput against `curl` and a bare requests loop;
+  (b) many 16 KiB files behind 100 ms latency: elapsed against the ideal and `aria2c -j N`;
+  (c) many 16 KiB files from nginx, no latency: files/s against `aria2c -j16` and `curl --parallel`.
+Everything it writes lives in one temporary folder under /tmp, removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import queue
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from benchmarks.measure import Contender, Result, race, run_command
+from benchmarks.report import Goal, goals_text, percent, ratio, seconds, table
+from benchmarks.servers import ROOT, LatencyServer, Nginx, make_small_files, write_big_file
+from engine.events import Task
+from engine.modes import MODES
+from engine.transfer import CHUNK, FileState, fetch, new_http_session
+
+MIB = 1 << 20
+SMALL = 16 * 1024
+LATENCY = 0.1
+POOL_MODES = ("thread-pool", "process-pool")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each workload is and how often every contender runs."""
+
+    big_bytes: int
+    latency_files: int
+    latency_sequential_files: int
+    small_files: int
+    small_processes_files: int
+    repeats: int
+
+
+FULL = Scale(1 << 30, 500, 50, 2000, 200, 3)
+QUICK = Scale(128 * MIB, 100, 20, 300, 100, 1)
+
+
+class Workspace:
+    """One temporary folder for the whole run: served files, downloads, Parafetch's stores, byte code."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="parafetch-bench-", dir="/tmp"))
+        self.root.chmod(0o755)  # nginx's workers (nobody, when run as root) must reach the served files
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        # Parafetch's children get compiled byte code, as an installed app has, without touching the checkout.
+        self.env["PYTHONPYCACHEPREFIX"] = str(self.root / "pycache")
+
+    def folder(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def shown(self, argv: Sequence[str]) -> str:
+        """The command line as run, with the workspace written as $W."""
+        return shlex.join(argv).replace(str(self.root), "$W").replace(sys.executable, "python")
+
+    def compile_parafetch(self) -> None:
+        """Import what `main.py get` and its worker processes import once, so every timed run finds .pyc."""
+        run_command(
+            [sys.executable, "-c", "import main, engine.cli, engine.worker, multiprocessing.forkserver"],
+            cwd=str(ROOT),
+            env=self.env,
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def fresh(folder: Path) -> None:
+    """An empty folder at `folder`: what was downloaded before is deleted."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+
+
+def expect_files(folder: Path, count: int, size: int) -> Callable[[], None]:
+    """A check that `folder` holds exactly `count` files of `size` bytes each."""
+
+    def check() -> None:
+        sizes = [entry.stat().st_size for entry in os.scandir(folder)]
+        wrong = [s for s in sizes if s != size]
+        if len(sizes) != count or wrong:
+            found = f"found {len(sizes)} ({len(wrong)} of the wrong size)"
+            raise RuntimeError(f"expected {count} files of {size} B, {found}")
+
+    return check
+
+
+def write_list(path: Path, urls: Sequence[str]) -> Path:
+    path.write_text("".join(url + "\n" for url in urls))
+    return path
+
+
+def command(
+    ws: Workspace,
+    label: str,
+    n: int | None,
+    argv: list[str],
+    dest: Path,
+    files: int,
+    size: int,
+    units: float,
+    note: str = "",
+    read: Callable[[str], float | None] = lambda out: None,
+) -> Contender:
+    """A contender that runs one command into `dest` and must leave `files` files of `size` bytes there."""
+    return Contender(
+        label,
+        n,
+        ws.shown(argv),
+        run=lambda: read(run_command(argv, cwd=str(ROOT), env=ws.env)),
+        units=units,
+        reset=lambda: fresh(dest),
+        check=expect_files(dest, files, size),
+        note=note,
+    )
+
+
+def concurrency(mode: str, workers: int | None, files: int) -> int:
+    """How many downloads a mode runs at once: its pool size, or its memory-derived ceiling."""
+    if mode in POOL_MODES:
+        assert workers is not None
+        return workers
+    ceiling = MODES[mode](queue.SimpleQueue(), workers).ceiling().limit
+    return min(files, ceiling)
+
+
+def parafetch(
+    ws: Workspace, mode: str, workers: int | None, urls: Sequence[str], size: int, units_per_file: float = 1.0
+) -> Contender:
+    """`main.py get` in one mode over a URL list; its --json elapsed_s is kept as the in-run time."""
+    slug = f"{mode}-{workers or 'all'}-{len(urls)}"
+    dest, data = ws.root / "dl" / slug, ws.root / "data" / slug
+    listing = write_list(ws.root / f"list-{slug}.txt", urls)
+    argv = [sys.executable, "main.py", "get", "-m", mode]
+    argv += ["-w", str(workers)] if workers else []
+    argv += ["-i", str(listing), "-d", str(dest), "--data-dir", str(data), "--json"]
+
+    def read(out: str) -> float:
+        report = json.loads(out.strip().splitlines()[-1])
+        failed = [job for job in report["jobs"] if job["state"] != "done"]
+        if failed:
+            raise RuntimeError(f"{len(failed)} jobs not done, e.g. {failed[0]['error']}")
+        return float(report["elapsed_s"])
+
+    contender = command(
+        ws,
+        f"parafetch {mode}",
+        concurrency(mode, workers, len(urls)),
+        argv,
+        dest,
+        len(urls),
+        size,
+        units=len(urls) * units_per_file,
+        read=read,
+    )
+
+    def reset() -> None:
+        fresh(dest)
+        shutil.rmtree(data, ignore_errors=True)  # a new job store each run: nothing is "already done"
+
+    contender.reset = reset
+    return contender
+
+
+def aria2c(ws: Workspace, jobs: int, urls: Sequence[str], size: int) -> Contender:
+    dest = ws.root / "dl" / f"aria2c-{jobs}-{len(urls)}"
+    listing = write_list(ws.root / f"list-aria2c-{len(urls)}.txt", urls)
+    argv = [
+        "aria2c",
+        "-j",
+        str(jobs),
+        "-i",
+        str(listing),
+        "--max-connection-per-server=1",
+        "-x1",
+        "--allow-overwrite=true",
+        "-d",
+        str(dest),
+        "--console-log-level=error",
+        "--summary-interval=0",
+    ]
+    if jobs > 16:
+        argv.append(f"--max-concurrent-downloads={jobs}")
+    return command(ws, f"aria2c -j{jobs}", jobs, argv, dest, len(urls), size, units=len(urls))
+
+
+def curl_parallel(ws: Workspace, jobs: int, urls: Sequence[str], size: int) -> Contender:
+    dest = ws.root / "dl" / f"curl-parallel-{jobs}"
+    config = ws.root / f"curl-{len(urls)}.cfg"
+    config.write_text("".join(f'url = "{u}"\noutput = "{dest / u.rsplit("/", 1)[1]}"\n' for u in urls))
+    argv = ["curl", "-s", "--parallel", "--parallel-max", str(jobs), "-Z", "-K", str(config)]
+    return command(ws, f"curl --parallel-max {jobs}", jobs, argv, dest, len(urls), size, units=len(urls))
+
+
+# ---- (a) one big file -------------------------------------------------------------------------------------
+
+
+def fetch_in_process(url: str, dest: Path) -> None:
+    """Parafetch's transfer of one file, with no interpreter start-up, session or store around it."""
+    with new_http_session() as http:
+        fetch(Task(1, url, str(dest)), FileState(), http, lambda: None, lambda event: None)
+
+
+def bare_requests_loop(url: str, target: Path) -> None:
+    """The plainest way to download with requests: what Parafetch's transfer adds its safety to."""
+    with requests.get(url, stream=True, timeout=30) as response, open(target, "wb") as out:
+        response.raise_for_status()
+        for chunk in response.iter_content(CHUNK):
+            out.write(chunk)
+
+
+def in_process(label: str, shown: str, action: Callable[[], None], dest: Path, size: int) -> Contender:
+    return Contender(
+        label,
+        1,
+        shown,
+        action,
+        size,
+        reset=lambda: fresh(dest),
+        check=expect_files(dest, 1, size),
+        note="in-process",
+    )
+
+
+def big_file(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
+    size = scale.big_bytes
+    www = ws.folder("www-big")
+    write_big_file(www / "big.bin", size)
+    dest = ws.root / "dl" / "big"
+    with Nginx(www, ws.folder("nginx-big")) as nginx:
+        url = f"{nginx.base_url}/big.bin"
+        curl = command(ws, "curl", 1, ["curl", "-s", "-o", str(dest / "big.bin"), url], dest, 1, size, size)
+        cli = parafetch(ws, "sequential", None, [url], size, units_per_file=size)
+        cli.label = "parafetch get (subprocess)"
+        inside = in_process(
+            "parafetch fetch() in-process",
+            "engine.transfer.fetch(Task(1, URL, DIR), ...)",
+            lambda: fetch_in_process(url, dest),
+            dest,
+            size,
+        )
+        bare = in_process(
+            "bare requests loop",
+            "requests.get(URL, stream=True).iter_content(1 MiB) -> f.write",
+            lambda: bare_requests_loop(url, dest / "big.bin"),
+            dest,
+            size,
+        )
+        contenders = [curl, cli, inside, bare]
+        race(contenders[:1], 1, quiet=True)  # warm-up: page cache and memory the first run would pay for
+        results = race(contenders, scale.repeats, watch=[nginx.pid])
+    by = {r.contender.label: r for r in results}
+    base_curl, base_bare = by["curl"], by["bare requests loop"]
+    rows = []
+    for r in results:
+        if not r.ok:
+            rows.append([r.contender.label, str(r.contender.n), f"FAILED: {r.error}", *["–"] * 6])
+            continue
+        rows.append(
+            [
+                r.contender.label,
+                str(r.contender.n),
+                seconds(r.median),
+                f"{r.rate / MIB:.0f}",
+                ratio(_ratio(r, base_curl)),
+                ratio(_ratio(r, base_bare)),
+                seconds(r.cpu_median),
+                f"{r.server_load or 0:.2f}",
+                " ".join(f"{e:.2f}" for e in r.elapsed),
+            ]
+        )
+    notes = [
+        "Rate is MiB/s at the median time; ratios are rate over the peer's rate (>1 = faster). CPU s is the "
+        "client's user+sys time (subprocesses: of the child; in-process: of this process); nginx CPU is "
+        "cores busy in nginx over the run. Runs are interleaved round-robin after one untimed curl run. "
+        "The subprocess row includes interpreter start-up (~0.2-0.3 s), the job store and fsyncs.",
+        "",
+        "Commands:",
+        *(f"    {r.contender.label}: {r.contender.command}" for r in results),
+    ]
+    text = table(
+        f"(a) one {size // MIB} MiB file from nginx, median of {scale.repeats}",
+        [
+            "tool",
+            "N",
+            "elapsed s (median)",
+            "MiB/s",
+            "vs curl",
+            "vs bare loop",
+            "CPU s",
+            "nginx CPU",
+            "runs (s)",
+        ],
+        rows,
+        notes,
+    )
+    goals = [
+        _goal(
+            "(a) Parafetch ≥ curl's throughput (get, end to end)",
+            by["parafetch get (subprocess)"],
+            base_curl,
+            1.0,
+        ),
+        _goal(
+            "(a) Parafetch ≥ curl's throughput (fetch, in-process)",
+            by["parafetch fetch() in-process"],
+            base_curl,
+            1.0,
+        ),
+        _goal(
+            "(a) Parafetch ≥ 90% of the bare requests loop (in-process)",
+            by["parafetch fetch() in-process"],
+            base_bare,
+            0.9,
+        ),
+    ]
+    return text, goals
+
+
+def _ratio(result: Result, peer: Result) -> float | None:
+    """How many times the peer's rate a result achieves (>1 = faster than the peer)."""
+    return peer.median / result.median if result.ok and peer.ok else None
+
+
+def _goal(name: str, result: Result, peer: Result, at_least: float) -> Goal:
+    value = _ratio(result, peer)
+    if value is None:
+        return Goal(name, False, "not measured (a run failed)")
+    return Goal(name, value >= at_least, f"{value:.2f}× {peer.contender.label} (needs ≥ {at_least:.2f}×)")
+
+
+# ---- (b) many small files behind latency ----------------------------------------------------------------
+
+
+def latency_plan(files: int, sequential_files: int) -> list[tuple[str, int | None, int]]:
+    """(mode, workers, how many of the files) for every Parafetch row of table (b)."""
+    return [
+        ("sequential", None, sequential_files),
+        ("threads", None, files),
+        ("thread-pool", 8, files),
+        ("thread-pool", 32, files),
+        ("thread-pool", 128, files),
+        ("processes", None, files),
+        ("process-pool", 8, files),
+        ("process-pool", 32, files),
+    ]
+
+
+def many_latency(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
+    with LatencyServer() as server:
+        urls = [f"{server.base_url}/gen/{SMALL}/f{i}?latency={LATENCY:g}" for i in range(scale.latency_files)]
+        ours = [
+            parafetch(ws, mode, n, urls[:count], SMALL)
+            for mode, n, count in latency_plan(scale.latency_files, scale.latency_sequential_files)
+        ]
+        peer_keys = sorted({(c.n or 1, int(c.units)) for c in ours})
+        peers = {key: aria2c(ws, key[0], urls[: key[1]], SMALL) for key in peer_keys}
+        results = race([*ours, *peers.values()], scale.repeats, watch=[server.pid])
+    peer_results = {(r.contender.n or 1, int(r.contender.units)): r for r in results[len(ours) :]}
+    rows = []
+    tp: dict[int, tuple[float | None, float | None]] = {}
+    for r in results:
+        files, n = int(r.contender.units), r.contender.n or 1
+        ideal = math.ceil(files / n) * LATENCY
+        if not r.ok:
+            rows.append([r.contender.label, str(n), str(files), f"FAILED: {r.error}", *["–"] * 8])
+            continue
+        peer = peer_results[(n, files)]
+        over = r.median / ideal - 1
+        inner = r.inner_median
+        over_inner = inner / ideal - 1 if inner is not None else None
+        if r.contender.label == "parafetch thread-pool":
+            tp[n] = (over, over_inner)
+        rows.append(
+            [
+                r.contender.label,
+                str(n),
+                str(files),
+                seconds(r.median),
+                seconds(r.inner_median),
+                f"{ideal:.1f}",
+                percent(over),
+                percent(over_inner),
+                ratio(peer.median / r.median if peer.ok and peer is not r else None),
+                f"{files / r.median:.0f}",
+                seconds(r.cpu_median),
+                f"{r.server_load or 0:.2f}",
+            ]
+        )
+    notes = [
+        f"Each file is {SMALL // 1024} KiB from GET /gen/{SMALL}/fN?latency={LATENCY:g} (the server waits "
+        f"{LATENCY * 1000:.0f} ms before answering). Ideal = ceil(files / N) × {LATENCY * 1000:.0f} ms. "
+        f"'in-run s' is Parafetch's own --json elapsed_s (no interpreter start-up or exit); 'over ideal' "
+        f"uses end-to-end time, 'in-run over' uses in-run time.",
+        f"sequential runs only the first {scale.latency_sequential_files} files (all {scale.latency_files} "
+        f"would take {scale.latency_files * LATENCY:.0f} s by design); aria2c -j1 runs the same subset.",
+        "threads/processes: N is how many run at once: all of them, up to the mode's memory-derived ceiling "
+        "(processes: half the free memory at 60 MiB each).",
+        "'vs aria2c' = aria2c's time at the same N and file count over ours (>1 = Parafetch faster).",
+        "aria2c -j N (--max-concurrent-downloads) is how many list items download at once; with -x1 and "
+        "--max-connection-per-server=1 each item uses one connection, so N means what a pool size "
+        "means here.",
+        "server CPU: cores busy in the TestServer process (Python's ThreadingHTTPServer, one GIL) over the "
+        "run; near 1.0 means the server, not the client, sets the pace.",
+        "",
+        "Commands:",
+        *(f"    {r.contender.label} N={r.contender.n}: {r.contender.command}" for r in results),
+    ]
+    text = table(
+        f"(b) {scale.latency_files} files of {SMALL // 1024} KiB behind {LATENCY * 1000:.0f} ms latency "
+        f"(TestServer), median of {scale.repeats}",
+        [
+            "tool/mode",
+            "N",
+            "files",
+            "elapsed s (median)",
+            "in-run s",
+            "ideal s",
+            "over ideal",
+            "in-run over",
+            "vs aria2c",
+            "files/s",
+            "CPU s",
+            "server CPU",
+        ],
+        rows,
+        notes,
+    )
+    goals = []
+    for n, limit in ((32, 0.05), (128, 0.20)):
+        end_to_end, in_run = tp.get(n, (None, None))
+        goals.append(
+            Goal(
+                f"(b) thread-pool N={n} within {limit:.0%} of the ideal",
+                end_to_end is not None and end_to_end <= limit,
+                f"end to end {percent(end_to_end)}, in-run {percent(in_run)} (needs ≤ +{limit:.0%})",
+            )
+        )
+    return text, goals
+
+
+# ---- (c) many small files, no latency ---------------------------------------------------------------------
+
+
+def small_plan(files: int, processes_files: int) -> list[tuple[str, int | None, int]]:
+    return [
+        ("sequential", None, files),
+        ("threads", None, files),
+        ("thread-pool", 8, files),
+        ("thread-pool", 16, files),
+        ("thread-pool", 32, files),
+        ("processes", None, processes_files),
+        ("process-pool", 2, files),
+        ("process-pool", 4, files),
+    ]
+
+
+def many_small(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
+    www = ws.folder("www-small")
+    names = make_small_files(www, scale.small_files, SMALL)
+    with Nginx(www, ws.folder("nginx-small")) as nginx:
+        urls = [f"{nginx.base_url}/{name}" for name in names]
+        ours = [
+            parafetch(ws, mode, n, urls[:count], SMALL)
+            for mode, n, count in small_plan(scale.small_files, scale.small_processes_files)
+        ]
+        aria, curl = aria2c(ws, 16, urls, SMALL), curl_parallel(ws, 16, urls, SMALL)
+        results = race([*ours, aria, curl], scale.repeats, watch=[nginx.pid])
+    aria_result, curl_result = results[-2], results[-1]
+    rows = []
+    best: Result | None = None
+    for r in results:
+        files = int(r.contender.units)
+        if not r.ok:
+            rows.append([r.contender.label, str(r.contender.n), str(files), f"FAILED: {r.error}", *["–"] * 7])
+            continue
+        inner_rate = files / r.inner_median if r.inner_median else None
+        rows.append(
+            [
+                r.contender.label,
+                str(r.contender.n),
+                str(files),
+                seconds(r.median),
+                f"{r.rate:.0f}",
+                f"{inner_rate:.0f}" if inner_rate else "–",
+                ratio(_rate_ratio(r, aria_result)),
+                ratio(_rate_ratio(r, curl_result)),
+                f"{1000 * r.cpu_median / files:.2f}",
+                f"{r.server_load or 0:.2f}",
+            ]
+        )
+        if r.contender.label.startswith("parafetch") and (best is None or r.rate > best.rate):
+            best = r
+    notes = [
+        f"{scale.small_files} distinct files of {SMALL // 1024} KiB from nginx (sendfile, keep-alive). "
+        f"processes runs only the first {scale.small_processes_files} (a new interpreter per file); rates "
+        f"are per file actually fetched, so rows compare.",
+        "files/s uses end-to-end time (interpreter start-up included); 'in-run files/s' uses Parafetch's "
+        "own --json elapsed_s. Ratios are files/s over the peer's files/s (>1 = faster).",
+        "CPU ms/file: client user+sys (with its worker processes) per file. nginx CPU: cores busy in nginx.",
+        "curl --parallel is the practical ceiling of this machine: C, one process, one event loop.",
+        "",
+        "Commands:",
+        *(f"    {r.contender.label} N={r.contender.n}: {r.contender.command}" for r in results),
+    ]
+    text = table(
+        f"(c) {scale.small_files} files of {SMALL // 1024} KiB from nginx, no latency, "
+        f"median of {scale.repeats}",
+        [
+            "tool/mode",
+            "N",
+            "files",
+            "elapsed s (median)",
+            "files/s",
+            "in-run files/s",
+            "vs aria2c -j16",
+            "vs curl parallel",
+            "CPU ms/file",
+            "nginx CPU",
+        ],
+        rows,
+        notes,
+    )
+    goals = []
+    if best is not None:
+        vs_aria, vs_curl = _rate_ratio(best, aria_result), _rate_ratio(best, curl_result)
+        name = f"{best.contender.label} N={best.contender.n}"
+        goals.append(
+            Goal(
+                "(c) best mode ≥ 2× aria2c -j16's files/s",
+                vs_aria is not None and vs_aria >= 2.0,
+                f"{name}: {ratio(vs_aria)} (needs ≥ 2.00×)",
+            )
+        )
+        goals.append(
+            Goal(
+                "(c) fraction of curl --parallel's files/s (no threshold)", True, f"{name}: {ratio(vs_curl)}"
+            )
+        )
+    return text, goals
+
+
+def _rate_ratio(result: Result, peer: Result) -> float | None:
+    return result.rate / peer.rate if result.ok and peer.ok else None
+
+
+# ---- the run ---------------------------------------------------------------------------------------------
+
+
+def machine_text(ws: Workspace, scale: Scale, quick: bool) -> str:
+    def version(argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    free = shutil.disk_usage(ws.root).free
+    return "\n".join(
+        [
+            f"## Parafetch download benchmarks{' (--quick: smaller, 1 run each)' if quick else ''}",
+            "",
+            f"- {time.strftime('%Y-%m-%d %H:%M:%S')}, {platform.node()}, {os.cpu_count()} CPUs, "
+            f"{_gib(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))} RAM, load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start",
+            f"- Python {platform.python_version()}; {version(['curl', '--version'])}; "
+            f"{version(['aria2c', '--version'])}; {version(['nginx', '-v'])}",
+            f"- workspace W={ws.root} ({_gib(free)} free); medians of {scale.repeats} run(s)",
+            "",
+        ]
+    )
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):.1f} GiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="smaller workloads, one run each")
+    parser.add_argument("--repeats", type=int, help="runs per contender (default 3, or 1 with --quick)")
+    parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="run only these tables")
+    args = parser.parse_args(argv)
+    scale = QUICK if args.quick else FULL
+    if args.repeats:
+        scale = dataclasses.replace(scale, repeats=args.repeats)
+    for tool in ("nginx", "curl", "aria2c"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is missing: apt-get install -y nginx-light curl aria2", file=sys.stderr)
+            return 2
+    ws = Workspace()
+    need = 2 * scale.big_bytes + (1 << 30)
+    if shutil.disk_usage(ws.root).free < need:
+        print(f"/tmp needs {_gib(need)} free for the big-file run", file=sys.stderr)
+        ws.remove()
+        return 2
+    began = time.monotonic()
+    goals: list[Goal] = []
+    try:
+        ws.compile_parafetch()
+        print(machine_text(ws, scale, args.quick), flush=True)
+        workloads = {"a": big_file, "b": many_latency, "c": many_small}
+        for key, workload in workloads.items():
+            if args.only and key not in args.only:
+                continue
+            print(f"running ({key})…", file=sys.stderr, flush=True)
+            text, met = workload(ws, scale)
+            print(text, flush=True)
+            goals += met
+    finally:
+        ws.remove()
+    print(goals_text(goals))
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"Total {time.monotonic() - began:.0f} s; load average {load} at the end.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
