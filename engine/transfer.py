@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -81,7 +82,22 @@ def new_http_session() -> requests.Session:
     http = requests.Session()
     http.max_redirects = MAX_REDIRECTS
     http.headers.update({"Accept-Encoding": "identity", "User-Agent": USER_AGENT})
+    http.trust_env = environment_has_http_settings()
     return http
+
+
+def environment_has_http_settings() -> bool:
+    """True when proxy or CA-bundle variables or a .netrc file are there for requests to honour.
+
+    requests re-reads them on every request when `trust_env` is set, which costs about 1 ms per file on
+    a list of small files; with nothing to read, that time is saved.
+    """
+    if urllib.request.getproxies_environment():
+        return True
+    if any(os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")):
+        return True
+    home = Path.home()
+    return any((home / name).exists() for name in (".netrc", "_netrc"))
 
 
 def human_bytes(n: float) -> str:

@@ -369,3 +369,18 @@ def test_a_large_file_resumed_after_a_cut_has_the_right_checksum(
     done, _ = run(url, tmp_path, state, sha256=sha)
     assert Path(done.path).read_bytes() == data
     assert done.sha256 == sha
+
+
+def test_requests_reads_the_environment_only_when_it_has_http_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from engine.transfer import environment_has_http_settings
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                 "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert not new_http_session().trust_env
+    monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
+    assert environment_has_http_settings()
+    assert new_http_session().trust_env
