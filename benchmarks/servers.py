@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 1 << 20
@@ -86,7 +87,42 @@ def make_small_files(folder: Path, count: int, size: int, prefix: str = "f") -> 
     return names
 
 
-class Nginx:
+class _ChildServer:
+    """A server run as a child process: its pid, a polite stop that turns into a kill after 10 s, `with`."""
+
+    _process: subprocess.Popen[Any] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server's pid (nginx: the master, whose workers are its children)."""
+        return self._process.pid if self._process is not None else 0
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def _ask_to_stop(self, process: subprocess.Popen[Any]) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._ask_to_stop(self._process)
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class Nginx(_ChildServer):
     """nginx as a foreground child on 127.0.0.1 serving `root`, with its config and logs in `tmp`."""
 
     def __init__(self, root: Path, tmp: Path) -> None:
@@ -94,9 +130,9 @@ class Nginx:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.conf = tmp / "nginx.conf"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process = None
 
-    def start(self) -> Nginx:
+    def start(self) -> Self:
         (self.tmp / "temp").mkdir(parents=True, exist_ok=True)
         self.conf.write_text(NGINX_CONF.format(tmp=self.tmp, port=self.port, root=self.root))
         for folder in (self.tmp, self.root):  # nginx's workers may run as nobody: let them in
@@ -108,38 +144,18 @@ class Nginx:
         wait_for_port(self.port, self._process)
         return self
 
-    @property
-    def pid(self) -> int:
-        """The master's pid (its workers are its children)."""
-        return self._process.pid if self._process is not None else 0
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()  # SIGTERM: nginx's fast shutdown
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def __enter__(self) -> Nginx:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _ask_to_stop(self, process: subprocess.Popen[Any]) -> None:
+        process.terminate()  # SIGTERM: nginx's fast shutdown
 
 
-class LatencyServer:
+class LatencyServer(_ChildServer):
     """The project's TestServer (Python's ThreadingHTTPServer) in a child process, so it has its own GIL."""
 
     def __init__(self) -> None:
         self.base_url = ""
-        self._process: subprocess.Popen[str] | None = None
+        self._process = None
 
-    def start(self) -> LatencyServer:
+    def start(self) -> Self:
         self._process = subprocess.Popen(
             [sys.executable, "-c", TEST_SERVER_SCRIPT],
             cwd=ROOT,
@@ -154,25 +170,6 @@ class LatencyServer:
             raise RuntimeError("the test server did not start")
         return self
 
-    @property
-    def pid(self) -> int:
-        return self._process.pid if self._process is not None else 0
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            assert self._process.stdin is not None
-            self._process.stdin.close()  # the script reads stdin to its end, then stops the server
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def __enter__(self) -> LatencyServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _ask_to_stop(self, process: subprocess.Popen[Any]) -> None:
+        assert process.stdin is not None
+        process.stdin.close()  # the script reads stdin to its end, then stops the server

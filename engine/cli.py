@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from engine.events import RetryPolicy
 from engine.jobs import Job, JobState
@@ -23,13 +23,25 @@ from engine.transfer import human_bytes
 from engine.workers import stop_process_helpers
 
 TICK = 0.2
+_Number = TypeVar("_Number", int, float)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+    return _at_least(1, int(text))
+
+
+def non_negative_int(text: str) -> int:
+    return _at_least(0, int(text))
+
+
+def non_negative_float(text: str) -> float:
+    return _at_least(0, float(text))
+
+
+def _at_least(minimum: int, value: _Number) -> _Number:
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {minimum} or more")
     return value
 
 
@@ -59,13 +71,6 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--priority", type=int, default=0, metavar="P", help="higher runs first (default 0)")
     add_retry_arguments(parser)
     add_data_dir_argument(parser)
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def add_retry_arguments(parser: argparse.ArgumentParser) -> None:

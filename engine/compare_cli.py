@@ -17,6 +17,7 @@ from engine.cli import (
     EXIT_OK,
     EXIT_USAGE,
     add_retry_arguments,
+    non_negative_int,
     positive_int,
     report_input,
 )
@@ -48,13 +49,6 @@ def mode_list(text: str) -> list[str]:
     if unknown or not modes:
         raise argparse.ArgumentTypeError(f"unknown mode {unknown[0]!r}" if unknown else "no mode given")
     return list(dict.fromkeys(modes))
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
