@@ -21,6 +21,9 @@ class WindowActions:
     cancel_all: QAction
     retry_failed: QAction
     clear_finished: QAction
+    raise_priority: QAction
+    lower_priority: QAction
+    show_failed: QAction
     paste_urls: QAction
     import_list: QAction
     quit: QAction
@@ -47,6 +50,13 @@ def _action(window: QMainWindow, text: str, shortcut: Shortcut, tip: str,
     return action
 
 
+def _toggle(action: QAction, short: str) -> QAction:
+    """Make an action a checkable switch, named `short` on the toolbar."""
+    action.setCheckable(True)
+    action.setIconText(short)
+    return action
+
+
 def create_actions(window: QMainWindow) -> WindowActions:
     return WindowActions(
         start=_action(window, "&Start", "F5", "Start downloading the queued URLs", SP.SP_MediaPlay),
@@ -61,6 +71,13 @@ def create_actions(window: QMainWindow) -> WindowActions:
         clear_finished=_action(window, "C&lear finished", "Ctrl+Shift+L",
                                "Remove done, failed and cancelled downloads from the list",
                                SP.SP_DialogResetButton),
+        raise_priority=_action(window, "Raise &priority", "Ctrl+Up",
+                               "Start the selected waiting downloads sooner", SP.SP_ArrowUp),
+        lower_priority=_action(window, "Lo&wer priority", "Ctrl+Down",
+                               "Start the selected waiting downloads later", SP.SP_ArrowDown),
+        show_failed=_toggle(_action(window, "&Failed downloads", "Ctrl+Shift+F",
+                                    "Show the downloads that failed for good, with their error history",
+                                    SP.SP_MessageBoxWarning), "Failed"),
         paste_urls=_action(window, "&Add URLs from clipboard", QKeySequence.StandardKey.Paste,
                            "Add the URLs on the clipboard"),
         import_list=_action(window, "&Import list…", QKeySequence.StandardKey.Open,
@@ -81,6 +98,11 @@ def build_menus(window: QMainWindow, actions: WindowActions) -> None:
         run_menu.addAction(action)
         if action is actions.cancel_all:
             run_menu.addSeparator()
+    run_menu.addSeparator()
+    run_menu.addAction(actions.raise_priority)
+    run_menu.addAction(actions.lower_priority)
+    run_menu.addSeparator()
+    run_menu.addAction(actions.show_failed)
 
 
 def build_toolbar(window: QMainWindow, actions: WindowActions) -> QToolBar:
@@ -92,4 +114,6 @@ def build_toolbar(window: QMainWindow, actions: WindowActions) -> QToolBar:
     toolbar.addSeparator()
     for action in actions.run_actions():
         toolbar.addAction(action)
+    toolbar.addSeparator()
+    toolbar.addAction(actions.show_failed)
     return toolbar

@@ -10,6 +10,7 @@ from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QSortFilterProxyModel,
     Qt,
@@ -24,7 +25,7 @@ from engine.jobs import Job, JobState
 from gui.bridge import SessionBridge
 from gui.cell_delegate import CellDelegate
 from gui.fast_table import FastTableView
-from gui.jobs_model import JOB_ROLE, SORT_ROLE, Column, JobsTableModel
+from gui.jobs_model import HEADERS, JOB_ROLE, SORT_ROLE, Column, JobsTableModel
 from gui.messages import MessageHub
 from gui.progress_delegate import ProgressDelegate
 
@@ -32,8 +33,13 @@ MenuEntry = tuple[str, Callable[[], None]]
 COLUMN_SAMPLES = {  # each column starts as wide as its widest usual text
     Column.HOST: "127.0.0.1:65535", Column.SIZE: "999.9 MiB", Column.PROGRESS: "100%  100%",
     Column.SPEED: "999.9 KiB/s", Column.ETA: "99:99", Column.ELAPSED: "Elapsed", Column.STATE: "cancelled",
+    Column.PRIORITY: "Priority", Column.ATTEMPTS: "Attempts", Column.NEXT_TRY: "Next try",
     Column.WORKER: "99999 / MainThread",
 }
+WAITING = (JobState.QUEUED, JobState.PAUSED)  # the jobs whose priority decides when they start
+# Twelve columns do not fit beside the monitor at 1280 px: these start hidden (the header's menu shows them);
+# each row's tooltip has the URL, host included.
+HIDDEN_AT_FIRST = (Column.HOST, Column.ELAPSED)
 
 
 class DownloadsView(FastTableView):
@@ -75,6 +81,10 @@ class DownloadsView(FastTableView):
             extra = 30 if column is Column.STATE else 14  # the state icon
             header.resizeSection(column, metrics.horizontalAdvance(sample) + extra)
         header.setHighlightSections(False)
+        for column in HIDDEN_AT_FIRST:
+            self.setColumnHidden(column, True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_column_menu)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.DefaultContextMenu)
         self.selectionModel().selectionChanged.connect(self._selection_changed)
         self.doubleClicked.connect(lambda index: self._open_file(self._job_at_view(index.row())))
@@ -108,6 +118,24 @@ class DownloadsView(FastTableView):
         self.proxy.setDynamicSortFilter(section >= 0)
         if section < 0:
             self.proxy.sort(-1)
+
+    def column_menu(self) -> QMenu:
+        """The header's menu: one checkable entry per column (but Name) that shows or hides it."""
+        menu = QMenu(self)
+        for column in Column:
+            if column is Column.NAME:
+                continue
+            action = menu.addAction(HEADERS[column])
+            action.setCheckable(True)
+            action.setChecked(not self.isColumnHidden(column))
+            action.toggled.connect(lambda shown, column=column: self.setColumnHidden(column, not shown))
+        return menu
+
+    @Slot(QPoint)
+    def _show_column_menu(self, pos: QPoint) -> None:
+        menu = self.column_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.exec(self.horizontalHeader().mapToGlobal(pos))
 
     def row_values(self, row: int) -> list[Any] | None:
         """The delegates' values for a row of the view, read from the model without Qt in between."""
@@ -159,8 +187,23 @@ class DownloadsView(FastTableView):
             entries.append(("Cancel", lambda: self._each(ids, session.cancel)))
         if any(j.state in (JobState.FAILED, JobState.CANCELLED) for j in jobs):
             entries.append(("Retry", lambda: self._each(ids, session.retry_failed)))
+        if any(j.state in WAITING for j in jobs):
+            entries.append(("Raise priority", lambda: self.shift_priority(1, jobs)))
+            entries.append(("Lower priority", lambda: self.shift_priority(-1, jobs)))
         entries.append(("Remove", lambda: self._each(ids, session.remove)))
         return entries
+
+    def shift_priority(self, step: int, jobs: list[Job] | None = None) -> None:
+        """Raise (step > 0) or lower the priority of the waiting ones among these jobs (or the selection)."""
+        jobs = self.selected_jobs() if jobs is None else jobs
+        waiting = [j for j in jobs if j.state in WAITING]
+        if not waiting:
+            if jobs:
+                self.hub.info("Priority orders the downloads that wait to start: pick queued or paused ones")
+            return
+        for job in waiting:
+            self.bridge.session.set_priority(job.id, job.priority + step)
+        self.bridge.poke()
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         index = self.indexAt(event.pos())

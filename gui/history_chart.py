@@ -58,11 +58,18 @@ class HistoryChart(QWidget):
         self._size = (0, 0)
         self._style = (QPalette(self.palette()), QFont(self.font()))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(self._needed_height())
 
     def add_series(self, key: str, label: str, color: str, fmt: Callable[[float], str],
                    floor: float = 1.0) -> None:
         self.series[key] = Series(label, QColor(color), fmt, floor)
+        self.setMinimumHeight(self._needed_height())
+
+    def _needed_height(self) -> int:
+        """Room for every lane's two lines (its name and its value) and the time axis below them."""
+        line = QFontMetrics(self._style[1]).height()
+        lanes = max(1, len(self.series))
+        return lanes * (2 * line + 2) + LANE_GAP * (lanes - 1) + line + 2
 
     def append(self, when: float, values: dict[str, float]) -> None:
         """Add one sample (time.monotonic seconds), forget what is older than the span, redraw the image."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QIcon
 
+from engine.events import RetryPolicy
 from engine.jobs import Job, JobState
 from engine.session import Changes
 from engine.terminal import format_duration
@@ -30,17 +32,24 @@ class Column(enum.IntEnum):
     ETA = 5
     ELAPSED = 6
     STATE = 7
-    WORKER = 8
+    PRIORITY = 8
+    ATTEMPTS = 9
+    NEXT_TRY = 10
+    WORKER = 11
 
 
 HEADERS = {
     Column.NAME: "Name", Column.HOST: "Host", Column.SIZE: "Size", Column.PROGRESS: "Progress",
     Column.SPEED: "Speed", Column.ETA: "ETA", Column.ELAPSED: "Elapsed", Column.STATE: "State",
+    Column.PRIORITY: "Priority", Column.ATTEMPTS: "Attempts", Column.NEXT_TRY: "Next try",
     Column.WORKER: "Worker",
 }
 HEADER_TIPS = {
     Column.WORKER: "The process id and thread name (pid / thread) of the worker that downloads this file",
     Column.ELAPSED: "Time since the download first started",
+    Column.PRIORITY: "Waiting downloads start by priority (higher first), then in the order they were added",
+    Column.ATTEMPTS: "Attempts made so far, of the most that are made before the download fails",
+    Column.NEXT_TRY: "When a download that failed for a passing reason is tried again",
 }
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1  # the Job (a copy)
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole + 2  # int
@@ -51,7 +60,8 @@ CELL_ROLE = Qt.ItemDataRole.UserRole + 6  # (text, icon or None, right-aligned) 
 STATE_ORDER = {s: i for i, s in enumerate(
     (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED, JobState.CANCELLED, JobState.DONE))}
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.ELAPSED}
+_NUMERIC = {Column.SIZE, Column.SPEED, Column.ETA, Column.ELAPSED, Column.PRIORITY, Column.ATTEMPTS,
+            Column.NEXT_TRY}
 _ALIGNMENT = tuple(_RIGHT if column in _NUMERIC else None for column in Column)
 COLUMNS = len(Column)
 ACTIVE = (JobState.RUNNING,)
@@ -86,16 +96,30 @@ def elapsed_of(job: Job, now: float) -> float | None:
     return (job.finished_at or now) - job.started_at
 
 
+def failed_for_good(job: Job) -> bool:
+    """A failed job the person has not marked resolved: it belongs on the Failed list."""
+    return job.state is JobState.FAILED and not job.resolved
+
+
+def next_try_text(seconds: float) -> str:
+    """4.2 -> 'in 5 s'; a minute or more as 'in 1:05'."""
+    whole = math.ceil(max(0.0, seconds))
+    return f"in {whole} s" if whole < 60 else f"in {format_duration(whole)}"
+
+
 class JobsTableModel(QAbstractTableModel):
     """Rows are copies of the session's jobs in the order they were added; `apply` folds in changes."""
 
-    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.monotonic,
+                 max_attempts: int = RetryPolicy.attempts) -> None:
         super().__init__(parent)
+        self.max_attempts = max_attempts
         self._jobs: list[Job] = []
         self._rows: dict[int, int] = {}
         self._urls: dict[tuple[str, str], int] = {}  # (url, folder) -> job id: the session keeps one each
         self._clock = clock
         self._running: set[int] = set()  # ids of running jobs: their rows change every refresh
+        self._failed: set[int] = set()  # ids of jobs that failed for good (see failed_for_good)
         self._texts: dict[int, tuple[str, ...]] = {}  # row -> display texts, rebuilt when the row changes
         self.thumbnail: ThumbnailLookup = lambda job: None
         self._answers: dict[int, Callable[[int, int], Any]] = {
@@ -194,8 +218,6 @@ class JobsTableModel(QAbstractTableModel):
         if column is Column.SPEED:
             return f"{human_bytes(job.speed)}/s" if job.state is JobState.RUNNING and job.speed > 0 else ""
         if column is Column.ETA:
-            if job.state is JobState.RUNNING and job.next_attempt_at is not None:
-                return f"retry in {format_duration(max(0.0, job.next_attempt_at - self._clock()))}"
             return format_duration(job.eta) if job.eta is not None else ""
         if column is Column.ELAPSED:
             elapsed = elapsed_of(job, self._clock())
@@ -204,6 +226,14 @@ class JobsTableModel(QAbstractTableModel):
             if job.state is JobState.RUNNING and job.next_attempt_at is not None:
                 return "retrying"
             return job.state.value
+        if column is Column.PRIORITY:
+            return f"{job.priority:+d}" if job.priority else "0"
+        if column is Column.ATTEMPTS:
+            return f"{job.attempts}/{self.max_attempts}" if job.attempts else ""
+        if column is Column.NEXT_TRY:
+            if job.state is not JobState.RUNNING or job.next_attempt_at is None:
+                return ""
+            return next_try_text(job.next_attempt_at - self._clock())
         return job.worker
 
     def _tooltip(self, job: Job) -> str:
@@ -235,6 +265,12 @@ class JobsTableModel(QAbstractTableModel):
             return elapsed if elapsed is not None else -1.0
         if column is Column.STATE:
             return STATE_ORDER[job.state]
+        if column is Column.PRIORITY:
+            return job.priority
+        if column is Column.ATTEMPTS:
+            return job.attempts
+        if column is Column.NEXT_TRY:
+            return job.next_attempt_at if job.next_attempt_at is not None else float("inf")
         return (job.worker_pid or 0, job.worker_thread or "")
 
     # ---- feeding ----------------------------------------------------------------------------------------
@@ -258,6 +294,7 @@ class JobsTableModel(QAbstractTableModel):
             touched.append(row)
         for job in changes.jobs:
             (self._running.add if job.state in ACTIVE else self._running.discard)(job.id)
+            (self._failed.add if failed_for_good(job) else self._failed.discard)(job.id)
         touched.extend(self._rows[i] for i in self._running if i in self._rows)  # their elapsed time ticks on
         for row in touched:
             self._texts.pop(row, None)
@@ -293,6 +330,7 @@ class JobsTableModel(QAbstractTableModel):
             for job in self._jobs[first:last + 1]:
                 self._forget_url(job)
                 self._running.discard(job.id)
+                self._failed.discard(job.id)
             del self._jobs[first:last + 1]
             if not reset:
                 self._reindex()
@@ -323,6 +361,10 @@ class JobsTableModel(QAbstractTableModel):
 
     def jobs(self) -> list[Job]:
         return list(self._jobs)
+
+    def failed_jobs(self) -> list[Job]:
+        """The jobs that failed for good and are not resolved, in table order."""
+        return [self._jobs[row] for row in sorted(self._rows[i] for i in self._failed if i in self._rows)]
 
     def has_url(self, url: str, dest_dir: str) -> bool:
         """True when this URL is already in the list for this folder."""

@@ -69,7 +69,7 @@ class MessagesPanel(QWidget):
             WARNING: style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
             ERROR: style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
         }
-        self.title = QLabel("<b>Messages</b>")
+        self.title = QLabel("What each add did, and every failure and error.")
         self.tree = QTreeWidget()
         self.tree.setObjectName("messages")
         self.tree.setHeaderHidden(True)

@@ -168,6 +168,8 @@ class MonitorPanel(QWidget):
         for column, sample in ((0, "9999999"), (2, "Threads"), (3, "100%"), (4, "999.9 MiB")):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 18)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
+        row = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(3 * row + 8)  # the header and two rows
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("monitor-splitter")
         self.splitter.addWidget(self.chart)

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, QStandardPaths
 
 from engine.jobs import JobState
 from engine.store import JobStore
+from gui.jobs_model import Column
 from gui.main_window import MainWindow
 from tests.support.http_server import TestServer, payload
 
@@ -95,3 +96,18 @@ def all_done(window: MainWindow, count: int) -> bool:
 
 def states(window: MainWindow) -> list[JobState]:
     return [j.state for j in window.model.jobs()]
+
+
+def column_texts(window: MainWindow, column: Column) -> list[str]:
+    """One column of the downloads table as shown, top to bottom."""
+    model = window.view.model()
+    return [str(model.index(row, column).data()) for row in range(model.rowCount())]
+
+
+def select_rows(window: MainWindow, rows: list[int]) -> None:
+    """Select these rows of the downloads table (as shown), and only these."""
+    model = window.view.model()
+    selection = QItemSelection()
+    for row in rows:
+        selection.select(model.index(row, 0), model.index(row, model.columnCount() - 1))
+    window.view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)

@@ -1,0 +1,60 @@
+"""A restart keeps the queue: 500 jobs with mixed priorities come back in the same order, not started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.jobs import JobState
+from engine.store import JobStore
+from gui.jobs_model import Column
+from gui.main_window import MainWindow
+from tests.gui.conftest import MakeWindow, column_texts, select_rows, shut_down
+from tests.support.http_server import TestServer
+
+pytestmark = pytest.mark.timeout(90)
+
+JOBS = 500
+
+
+def table(window: MainWindow) -> list[tuple[str, str, str]]:
+    """(name, priority, state) of every row, as the person sees them."""
+    return list(zip(column_texts(window, Column.NAME), column_texts(window, Column.PRIORITY),
+                    column_texts(window, Column.STATE), strict=True))
+
+
+def shift(qtbot, window: MainWindow, rows: list[int], step: int, wanted: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Raise or lower these rows once through the window's command, and wait until the table shows it."""
+    select_rows(window, rows)
+    (window.commands.raise_priority if step > 0 else window.commands.lower_priority).trigger()
+    for row in rows:
+        wanted[row] += step
+    texts = [f"{p:+d}" if p else "0" for p in wanted]
+    qtbot.waitUntil(lambda: column_texts(window, Column.PRIORITY) == texts, timeout=10_000)
+
+
+def test_500_jobs_with_mixed_priorities_come_back_after_a_restart(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer, downloads: Path,
+) -> None:
+    urls = [http_server.url(f"/gen/1000/file-{n:03d}.bin") for n in range(JOBS)]
+    first = make_window(store=JobStore())
+    first.add_text("\n".join(urls))
+    assert first.model.rowCount() == JOBS
+    wanted = [0] * JOBS
+    shift(qtbot, first, list(range(0, JOBS, 3)), 1, wanted)
+    shift(qtbot, first, list(range(0, JOBS, 7)), 1, wanted)
+    shift(qtbot, first, list(range(1, JOBS, 5)), -1, wanted)
+    assert sorted(set(wanted)) == [-1, 0, 1, 2]
+    before = table(first)
+    assert [name for name, _, _ in before] == [f"file-{n:03d}.bin" for n in range(JOBS)]
+    shut_down(qtbot, first)
+
+    second = make_window(store=JobStore())
+    qtbot.waitUntil(lambda: second.model.rowCount() == JOBS, timeout=10_000)
+    assert table(second) == before
+    assert [job.url for job in second.model.jobs()] == urls
+    assert [job.priority for job in second.model.jobs()] == wanted
+    assert all(job.state is JobState.QUEUED for job in second.model.jobs())
+    assert not second.bridge.started
+    assert not any(downloads.iterdir())  # nothing was downloaded, not even in part
