@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QStandardPaths, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -20,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.modes import MODES
+from engine.modes import MODES, Runner
+from engine.pipeline import DOWNLOAD_MODE, PIPELINE, PIPELINE_DESCRIPTION, PIPELINE_LABEL
 
 MAX_WORKERS = 256
 
@@ -31,17 +34,35 @@ def default_folder() -> str:
     return folder or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation)
 
 
+def download_mode(mode: str) -> str:
+    """The mode the downloads run in: the pipeline downloads in a thread pool."""
+    return DOWNLOAD_MODE if mode == PIPELINE else mode
+
+
+def _runner(mode: str) -> type[Runner]:
+    return MODES[download_mode(mode)]
+
+
+def mode_label(mode: str) -> str:
+    return PIPELINE_LABEL[:1].upper() + PIPELINE_LABEL[1:] if mode == PIPELINE else MODES[mode].label
+
+
 def mode_tooltip(mode: str) -> str:
-    runner = MODES[mode]
-    return f"<b>{runner.label}</b><br>{runner.description}"
+    description = PIPELINE_DESCRIPTION if mode == PIPELINE else MODES[mode].description
+    return f"<b>{mode_label(mode)}</b><br>{description}"
 
 
 class InputPanel(QWidget):
-    """Emits `add_requested(text)` for the paste box, `import_requested()`, and mode/worker changes."""
+    """Emits `add_requested(text)` for the paste box, `import_requested()`, and mode/worker changes.
+
+    `mode_changed` carries the mode the downloads run in (the pipeline's is a thread pool), and
+    `pipeline_changed` whether the pipeline was picked.
+    """
 
     add_requested = Signal(str)
     import_requested = Signal()
     mode_changed = Signal(str)
+    pipeline_changed = Signal(bool)
     workers_changed = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -74,10 +95,16 @@ class InputPanel(QWidget):
 
         self.mode_box = QComboBox()
         self.mode_box.setObjectName("mode")
-        for index, (name, runner) in enumerate(MODES.items()):
-            self.mode_box.addItem(runner.label, name)
+        for index, name in enumerate([*MODES, PIPELINE]):
+            self.mode_box.addItem(mode_label(name), name)
             self.mode_box.setItemData(index, mode_tooltip(name), Qt.ItemDataRole.ToolTipRole)
         self.mode_box.currentIndexChanged.connect(self._mode_picked)
+        self.suggestion = QLabel()
+        self.suggestion.setObjectName("suggestion")
+        self.suggestion.setWordWrap(True)
+        self.suggestion.setTextFormat(Qt.TextFormat.PlainText)
+        self.suggestion.hide()
+        self._probe_note = ""
         self.workers_box = QSpinBox()
         self.workers_box.setObjectName("workers")
         self.workers_box.setRange(1, MAX_WORKERS)
@@ -98,6 +125,7 @@ class InputPanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("&Mode:", self.mode_box)
+        form.addRow(self.suggestion)
         form.addRow("&Workers:", self.workers_box)
         folder_label = QLabel("&Save to:")
         folder_label.setBuddy(self.folder_edit)
@@ -117,6 +145,7 @@ class InputPanel(QWidget):
     # ---- values -----------------------------------------------------------------------------------------
 
     def mode(self) -> str:
+        """The mode picked: one of MODES, or PIPELINE."""
         return str(self.mode_box.currentData())
 
     def set_mode(self, mode: str) -> None:
@@ -136,10 +165,24 @@ class InputPanel(QWidget):
     def set_workers(self, workers: int) -> None:
         self.workers_box.setValue(workers)
 
+    def set_suggestion(self, text: str, tooltip: str) -> None:
+        """The probe's first suggestion under the mode picker, with its reasons as the tooltip. Without a
+        text the label hides and the tooltip goes, quietly, to the end of the mode picker's tooltip."""
+        self.suggestion.setText(text)
+        self.suggestion.setToolTip(tooltip)
+        self.suggestion.setVisible(bool(text))
+        self._probe_note = "" if text else tooltip
+        if self.mode_box.isEnabled():
+            self.mode_box.setToolTip(self._mode_tip())
+
+    def _mode_tip(self) -> str:
+        note = f"<br><br><i>{html.escape(self._probe_note)}</i>" if self._probe_note else ""
+        return mode_tooltip(self.mode()) + note
+
     def set_mode_locked(self, locked: bool, why: str = "") -> None:
         """The mode cannot change while downloads run."""
         self.mode_box.setEnabled(not locked)
-        self.mode_box.setToolTip(why if locked else mode_tooltip(self.mode()))
+        self.mode_box.setToolTip(why if locked else self._mode_tip())
 
     # ---- reactions --------------------------------------------------------------------------------------
 
@@ -150,11 +193,12 @@ class InputPanel(QWidget):
     @Slot(int)
     def _mode_picked(self, index: int) -> None:
         self._update_workers_enabled()
-        self.mode_box.setToolTip(mode_tooltip(self.mode()))
-        self.mode_changed.emit(self.mode())
+        self.mode_box.setToolTip(self._mode_tip())
+        self.mode_changed.emit(download_mode(self.mode()))
+        self.pipeline_changed.emit(self.mode() == PIPELINE)
 
     def _update_workers_enabled(self) -> None:
-        runner = MODES[self.mode()]
+        runner = _runner(self.mode())
         self.workers_box.setEnabled(runner.resizable)
         self.workers_box.setSpecialValueText("" if runner.resizable else "auto")
         self.workers_box.setToolTip(

@@ -6,7 +6,15 @@ import os
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.jobs import Job, JobState
 from engine.modes import MODES
@@ -17,12 +25,17 @@ from engine.terminal import format_duration
 from engine.transfer import human_bytes
 from gui.actions import build_menus, build_toolbar, create_actions
 from gui.bridge import SessionBridge
+from gui.compare_view import CompareLauncher
 from gui.downloads_view import DownloadsView
+from gui.failed_view import FailedView, install_failed_tab
 from gui.input_panel import InputPanel
 from gui.jobs_model import JobsTableModel, display_name
 from gui.messages import INFO, WARNING, Message, MessageHub, MessagesPanel
 from gui.monitor_panel import MonitorPanel
+from gui.notifier import Notifier
+from gui.pipeline_stage import WindowPipeline
 from gui.preview_pane import PreviewPane
+from gui.probe_suggestion import ProbeSuggester
 from gui.status_bar import StatusBar
 from gui.thumbnails import ThumbnailCache
 from gui.url_input import MAX_DETAILS, UrlIntake, add_report
@@ -32,6 +45,7 @@ BIG_ADD = 500
 RETRYABLE = (JobState.FAILED, JobState.CANCELLED)
 FAILURES_ONE_BY_ONE = 3
 CLOSE_WATCHDOG_MS = 20_000
+FAILED_HEIGHT = 260  # pixels of the bottom area while the Failed list is in front
 
 
 class MainWindow(QMainWindow):
@@ -54,7 +68,7 @@ class MainWindow(QMainWindow):
         mode = mode if mode in MODES else self.state.mode()
         self.store = store
         self.session = Session(mode, self._pool_size(mode, workers), store=store, restore=store is not None)
-        self.model = JobsTableModel(self)
+        self.model = JobsTableModel(self, max_attempts=self.session.retry.attempts)
         self.bridge = SessionBridge(self.session, self.model, self)
         self.thumbnails = ThumbnailCache(self)
         self.model.thumbnail = self.thumbnails.icon
@@ -73,14 +87,26 @@ class MainWindow(QMainWindow):
         self.messages = MessagesPanel(self.hub)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.notifier = Notifier(self.status, self)
         self.commands = create_actions(self)
         build_menus(self, self.commands)
         self.toolbar = build_toolbar(self, self.commands)
+        self.failed = FailedView(self.model, self.bridge, self.hub)
         self._lay_out()
         self._connect()
+        self.pipeline = WindowPipeline(self.bridge, self.hub, self)
+        self.input.pipeline_changed.connect(self.pipeline.set_enabled)
+        self.suggester = ProbeSuggester(self.model, self.input, self.bridge, self)
+        self.compare = CompareLauncher(self, self.model, self.input, self.bridge)
         self.state.restore(self)
         self.bridge.start()
         self.bridge.refresh()
+
+    def _make_room_for_failed(self, index: int) -> None:
+        """Bringing the Failed list forward grows the bottom area so its table and history are readable."""
+        top, bottom = self.main_splitter.sizes()
+        if self.bottom_tabs.widget(index) is self.failed and bottom < FAILED_HEIGHT:
+            self.main_splitter.setSizes([top + bottom - FAILED_HEIGHT, FAILED_HEIGHT])
 
     def _pool_size(self, mode: str, workers: int | None) -> int | None:
         if not MODES[mode].resizable:
@@ -96,7 +122,12 @@ class MainWindow(QMainWindow):
         self.work_splitter.setStretchFactor(1, 0)
         self.bottom_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.bottom_splitter.setObjectName("bottom-splitter")
-        self.bottom_splitter.addWidget(self.messages)
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.setObjectName("bottom-tabs")
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.messages, "Messages")
+        install_failed_tab(self.bottom_tabs, self.failed, self.commands.show_failed)
+        self.bottom_splitter.addWidget(self.bottom_tabs)
         self.bottom_splitter.addWidget(self.preview)
         self.bottom_splitter.setStretchFactor(0, 1)
         self.bottom_splitter.setStretchFactor(1, 0)
@@ -122,12 +153,15 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         a = self.commands
+        self.bottom_tabs.currentChanged.connect(self._make_room_for_failed)
         a.start.triggered.connect(self.start)
         a.pause_all.triggered.connect(lambda: self._command(self.session.pause))
         a.resume_all.triggered.connect(lambda: self._command(self.session.resume))
         a.cancel_all.triggered.connect(lambda: self._command(self.session.cancel))
         a.retry_failed.triggered.connect(lambda: self._command(self.session.retry_failed))
         a.clear_finished.triggered.connect(lambda: self._command(self.session.clear_finished))
+        a.raise_priority.triggered.connect(lambda: self.view.shift_priority(1))
+        a.lower_priority.triggered.connect(lambda: self.view.shift_priority(-1))
         a.paste_urls.triggered.connect(self.add_from_clipboard)
         a.import_list.triggered.connect(self.choose_lists)
         a.quit.triggered.connect(self.close)
@@ -268,9 +302,10 @@ class MainWindow(QMainWindow):
         self.input.set_mode_locked(stats.running > 0, "The mode cannot change while downloads run")
         active = self.bridge.is_active
         if self._was_active and not active and stats.paused == 0 and stats.total:
-            self.hub.info(f"Run finished: {stats.done} done, {stats.failed} failed, "
-                          f"{human_bytes(stats.bytes_done)} in {format_duration(elapsed)} "
-                          f"({MODES[stats.mode].label})")
+            summary = (f"{stats.done} done, {stats.failed} failed, {human_bytes(stats.bytes_done)} in "
+                       f"{format_duration(elapsed)} ({MODES[stats.mode].label})")
+            self.hub.info(f"Run finished: {summary}")
+            self.notifier.run_finished(summary)
         self._was_active = active
 
     @Slot(list)
@@ -280,6 +315,8 @@ class MainWindow(QMainWindow):
             self.thumbnails.request(job)  # only finished images are loaded
         if not failed:
             return
+        if self.bridge.started:  # not the failures of an earlier run, restored from the store
+            self.notifier.jobs_failed(failed)
         if len(failed) <= FAILURES_ONE_BY_ONE:
             for job in failed:
                 self.hub.error(f"Failed: {display_name(job)} — {job.error}", [job.url])

@@ -16,9 +16,9 @@ from engine.compare import COLUMNS, ModeRun, cpu_seconds, run_comparison
 from engine.compare_cli import CSV_COLUMNS
 from engine.modes import MODES
 from engine.monitor import MonitorSample
-from engine.pipeline import process_file
 from engine.recommend import recommend
 from engine.sources import UrlEntry, parse_text
+from engine.stage import process_file
 from engine.workers import process_context
 from tests.support.http_server import TestServer, payload
 

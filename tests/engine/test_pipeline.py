@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from engine.jobs import JobState
-from engine.pipeline import Pipeline, process_file, thumbnail
+from engine.pipeline import Pipeline
 from engine.sources import parse_text
+from engine.stage import process_file
+from engine.thumbnails import thumbnail
 from tests.support.http_server import TestServer, payload
 from tests.support.waiting import wait_until
 
