@@ -22,7 +22,7 @@ QT_WINDOW_DEBS := libx11-xcb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 li
 
 DESKTOP_DIR := $${XDG_DATA_HOME:-$$HOME/.local/share}/applications
 
-.PHONY: help run test lint check-deps benchmark install-desktop uninstall-desktop clean distclean venv \
+.PHONY: help run test lint check-deps benchmark screenshots install-desktop uninstall-desktop clean distclean venv \
   sysdeps-test sysdeps-run
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make test             set up what is missing, then ruff, mypy and pytest (PYTEST_ARGS='...')"
 	@echo "make lint             ruff, mypy, and a check that requirements*.txt match pyproject.toml"
 	@echo "make benchmark        Parafetch vs curl, aria2c and a bare requests loop (ARGS='--quick' for a short run)"
+	@echo "make screenshots      render docs/screenshot-*.png (the window mid-run, and the Compare view)"
 	@echo "make install-desktop  add Parafetch to this user's application menu"
 	@echo "make clean            remove caches and build output; 'make distclean' also removes $(VENV)/"
 
@@ -146,6 +147,11 @@ test: sysdeps-test lint
 benchmark: $(STAMP)
 	@$(call ensure_debs,nginx-light curl aria2,the benchmarks)
 	$(PY) -m benchmarks.downloads $(ARGS)
+
+screenshots: $(STAMP) sysdeps-test
+	$(PY) main.py --screenshot docs/screenshot-thread-pool.png --mode thread-pool --workers 8
+	$(PY) main.py --screenshot docs/screenshot-process-pool.png --mode process-pool --workers 4
+	$(PY) -m gui.compare_screenshot docs/screenshot-compare.png
 
 install-desktop: $(STAMP)
 	@dir="$(DESKTOP_DIR)"; \

@@ -292,6 +292,8 @@ class MainWindow(QMainWindow):
         elapsed = self.bridge.clock.elapsed()
         self.status.show_stats(stats, elapsed)
         self.monitor.show_stats(stats, MODES[stats.mode].label)
+        if self.preview.job_id is not None:
+            self.preview.show_caption(self.model.job(self.preview.job_id))
         a = self.commands
         a.start.setEnabled(stats.queued > 0 or not self.bridge.started)
         a.pause_all.setEnabled(stats.queued + stats.running > 0)

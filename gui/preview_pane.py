@@ -43,6 +43,10 @@ class PreviewPane(QWidget):
         else:
             self.picture.clear()
             self.picture.setText("no preview")
+        self.show_caption(job)
+
+    def show_caption(self, job: Job | None) -> None:
+        """The job's name, state, size, path and error under the picture (kept current while it runs)."""
         if job is None:
             self.caption.setText("<b>Preview</b><br>Select a finished image to see it here.")
             return

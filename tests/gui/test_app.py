@@ -17,7 +17,7 @@ from gui.app import ExceptionHooks, app_icon, create_app
 from gui.jobs_model import Column
 from gui.messages import MessageHub
 from tests.gui.conftest import MakeWindow, all_done
-from tests.support.http_server import TestServer
+from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -121,3 +121,16 @@ def test_with_a_store_the_queue_comes_back(  # type: ignore[no-untyped-def]
     second.add_text(url)  # already there and done: skipped, not fetched again
     qtbot.waitUntil(lambda: "1 duplicate skipped" in second.messages.messages()[-1].text)
     assert len(second.model.jobs()) == 1
+
+
+def test_the_preview_follows_the_selected_download_while_it_runs(  # type: ignore[no-untyped-def]
+    qtbot, window, http_server: TestServer,
+) -> None:
+    url = http_server.add("/slow.bin", payload("slow", 300_000), rate=600_000)
+    window.add_text(url)
+    job = window.model.jobs()[0]
+    window.view.select_job(job.id)
+    assert "queued" in window.preview.caption.text()
+    window.start()
+    qtbot.waitUntil(lambda: "running" in window.preview.caption.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "done, 293.0 KiB" in window.preview.caption.text(), timeout=20_000)
