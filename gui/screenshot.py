@@ -7,7 +7,10 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QByteArray, QEventLoop, QIODevice, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
@@ -17,6 +20,9 @@ from engine.modes import MODES
 from engine.workers import stop_process_helpers
 from gui.app import app_icon, create_app
 from gui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from tests.support.http_server import TestServer
 
 SIZE = (1280, 800)
 RUN_SECONDS = 14.0
@@ -76,45 +82,25 @@ def wait(seconds: float) -> None:
     loop.exec()
 
 
-def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = None,
-                    seconds: float = RUN_SECONDS) -> int:
-    """Run a demo list in `mode` for a few seconds, save the window as PNG at `path`; returns 0 on success."""
+@contextmanager
+def demo_window(mode: str, workers: int | None) -> Iterator[tuple[MainWindow, TestServer]]:
+    """A shown 1280x800 window with throwaway settings and folder, and a local test server; on leaving,
+    the window is closed (its workers stopped) and the server too."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"  # read when the QApplication is created, just below
     from tests.support.http_server import TestServer  # the checkout's test server: local, throttled
 
     app = create_app([sys.argv[0]])
     server = TestServer().start()
-    lines = [server.add(f"/photos/{name}.png", picture(i)) for i, name in enumerate(PICTURES)]
-    lines += [server.url(f"/gen/{180_000 + 9_000 * i}/{name}") for i, name in enumerate(SMALL_FILES)]
-    for i, (name, mib) in enumerate(BIG_FILES):  # generated as they are sent: the server holds no copies
-        lines.append(server.url(f"/gen/{mib << 20}/{name}", rate=(260 + 90 * (i % 5)) << 10))
-    lines.insert(8, server.add("/files/old-release.iso", b"", status=404))
-    lines.append("ftp://mirror.example.org/pub/old.tar  # not http")
     with tempfile.TemporaryDirectory(prefix="parafetch-demo-") as folder:
         settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(settings, mode=mode, workers=workers or (4 if MODES[mode].resizable else None))
+        window = MainWindow(settings, mode=mode, workers=workers)
         window.setWindowIcon(app_icon())
         window.confirm_close = False
         window.input.set_folder(str(Path(folder) / "Downloads"))
         window.resize(*SIZE)
         window.show()
         try:
-            window.add_text("\n".join(lines))
-            window.start()
-            wait(seconds / 2)
-            waiting = [j for j in window.model.jobs() if j.state is JobState.QUEUED]
-            if waiting:
-                window.session.pause(waiting[-1].id)  # show a paused row too
-            wait(seconds / 2)
-            pictures = [j for j in window.model.jobs() if window.thumbnails.is_image(j)]
-            if pictures:
-                window.view.select_job(pictures[0].id)
-            wait(0.6)
-            image = few_colours(window.grab().toImage())
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            if not image.save(path, "PNG", 0):  # type: ignore[call-overload]  # 0: the smallest file
-                print(f"parafetch: could not save {path}", file=sys.stderr)
-                return 1
+            yield window, server
         finally:
             window.close()
             for _ in range(300):
@@ -123,8 +109,42 @@ def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = 
                 wait(0.1)
             server.stop()
             stop_process_helpers()
-    print(f"{path}: {image.width()}x{image.height()}, {os.path.getsize(path) // 1024} KiB, {mode}")
     app.processEvents()
+
+
+def save_png(image: QImage, path: str) -> bool:
+    """Save a grabbed widget as a small PNG (few colours, best compression); says so when it cannot."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if few_colours(image).save(path, "PNG", 0):  # type: ignore[call-overload]  # 0: the smallest file
+        return True
+    print(f"parafetch: could not save {path}", file=sys.stderr)
+    return False
+
+
+def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = None,
+                    seconds: float = RUN_SECONDS) -> int:
+    """Run a demo list in `mode` for a few seconds, save the window as PNG at `path`; returns 0 on success."""
+    with demo_window(mode, workers or (4 if MODES[mode].resizable else None)) as (window, server):
+        lines = [server.add(f"/photos/{name}.png", picture(i)) for i, name in enumerate(PICTURES)]
+        lines += [server.url(f"/gen/{180_000 + 9_000 * i}/{name}") for i, name in enumerate(SMALL_FILES)]
+        for i, (name, mib) in enumerate(BIG_FILES):  # generated as they are sent: the server holds no copies
+            lines.append(server.url(f"/gen/{mib << 20}/{name}", rate=(260 + 90 * (i % 5)) << 10))
+        lines.insert(8, server.add("/files/old-release.iso", b"", status=404))
+        lines.append("ftp://mirror.example.org/pub/old.tar  # not http")
+        window.add_text("\n".join(lines))
+        window.start()
+        wait(seconds / 2)
+        waiting = [j for j in window.model.jobs() if j.state is JobState.QUEUED]
+        if waiting:
+            window.session.pause(waiting[-1].id)  # show a paused row too
+        wait(seconds / 2)
+        pictures = [j for j in window.model.jobs() if window.thumbnails.is_image(j)]
+        if pictures:
+            window.view.select_job(pictures[0].id)
+        wait(0.6)
+        if not save_png(window.grab().toImage(), path):
+            return 1
+    print(f"{path}: {SIZE[0]}x{SIZE[1]}, {os.path.getsize(path) // 1024} KiB, {mode}")
     return 0
 
 
