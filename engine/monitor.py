@@ -62,25 +62,31 @@ class SystemMonitor:
         except psutil.Error:
             children = []
         alive = {self._me.pid} | {c.pid for c in children}
+        fresh: set[int] = set()
         for child in children:
             if child.pid not in self._known:
+                try:
+                    child.cpu_percent(None)  # the first reading only sets the baseline
+                except psutil.Error:
+                    continue  # it ended (or became a zombie) since it was listed
                 self._known[child.pid] = child
-                child.cpu_percent(None)  # the first reading only sets the baseline
+                fresh.add(child.pid)
         for pid in set(self._known) - alive:
-            self._known.pop(pid)
-            self._roles.pop(pid, None)
+            self._forget(pid)
         infos = []
-        for pid, process in self._known.items():
+        for pid, process in list(self._known.items()):
             try:
                 with process.oneshot():
                     info = ProcessInfo(
                         pid,
                         self._role(pid, process, workers),
                         process.num_threads(),
-                        process.cpu_percent(None),
+                        0.0 if pid in fresh else process.cpu_percent(None),  # a new one has no interval yet
                         process.memory_info().rss,
                     )
-            except psutil.Error:
+            except psutil.Error:  # it ended since it was listed: NoSuchProcess, ZombieProcess, AccessDenied
+                if pid != self._me.pid:
+                    self._forget(pid)
                 continue
             infos.append(info)
         return MonitorSample(
@@ -91,6 +97,10 @@ class SystemMonitor:
             sum(i.rss for i in infos),
             tuple(infos),
         )
+
+    def _forget(self, pid: int) -> None:
+        self._known.pop(pid, None)
+        self._roles.pop(pid, None)
 
     def _role(self, pid: int, process: psutil.Process, workers: set[int] | frozenset[int]) -> str:
         if pid in workers:
