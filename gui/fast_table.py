@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from PySide6.QtCore import QModelIndex, QRect, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget
 
 from gui.text_cache import TextCache
@@ -16,6 +16,7 @@ from gui.text_cache import TextCache
 QUICK_PAINT_MS = 12.0  # repaints quicker than this happen at once
 DEFER_FACTOR = 3.0  # a slow repaint waits three times its own length before the next
 MAX_DEFER_MS = 400.0
+Columns = list[tuple[int, int, int, QStyledItemDelegate]]  # (column, left, width, delegate) of each shown one
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class FastTableView(QTableView):
         self._texts = TextCache(self.font())
         self.paint_ms = 0.0  # how long the last repaint took, waiting for the GIL included
         self._pending = QRect()
+        self._row_images: dict[int, tuple[object, QPixmap]] = {}  # row -> (what it shows, its image)
+        self.viewport()  # PySide builds dozens of QtWidgets enum types on the first call: here, not mid-run
 
     def schedule_update(self, rect: QRect) -> None:
         """Repaint `rect` soon: at once while repaints are quick, later when they are slow.
@@ -94,6 +97,8 @@ class FastTableView(QTableView):
         return delegate
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        """Rows whose values can be painted without the model are kept as images: a row repaints only when
+        what it shows changes, and a repaint of rows that did not (a resize, a scroll back) is a copy."""
         model = self.model()
         area: QRect = event.rect()
         first = self.rowAt(area.top())
@@ -111,27 +116,64 @@ class FastTableView(QTableView):
         alternate = palette.alternateBase() if self.alternatingRowColors() else None
         selection = self.selectionModel()
         width = self.viewport().width()
-        option: QStyleOptionViewItem | None = None
+        ratio = self.viewport().devicePixelRatioF()
+        layout = ([c[:3] for c in columns], width, ratio, palette.cacheKey(), self._texts)
+        images = all(hasattr(delegate, "paint_cell") for *_, delegate in columns)
         started = time.perf_counter()
         painter = QPainter(self.viewport())
         painter.setFont(self._texts.font)
         try:
             for row in range(first, last + 1):
                 top, height = self.rowViewportPosition(row), self.rowHeight(row)
-                if alternate is not None and row % 2:
-                    painter.fillRect(QRect(0, top, width, height), alternate)
                 selected = selection is not None and selection.isRowSelected(row, QModelIndex())
                 values = self.row_values(row)
-                for column, left, size, delegate in columns:
-                    rect = QRect(left, top, size, height)
-                    if values is not None and hasattr(delegate, "paint_cell"):
-                        delegate.paint_cell(painter, rect, values[column], selected, look)
-                        continue
-                    if option is None:
-                        option = QStyleOptionViewItem()
-                        self.initViewItemOption(option)
-                    option.rect = rect  # type: ignore[attr-defined]
-                    delegate.paint(painter, option, model.index(row, column))
+                if images and values is not None:
+                    shows = (layout, height, row % 2, selected, values)
+                    kept = self._row_images.get(row)
+                    if kept is None or kept[0] != shows:
+                        background = alternate if alternate is not None and row % 2 else look.base
+                        image = self._row_image(row, QRect(0, 0, width, height), ratio, background,
+                                                (values, selected, look, columns))
+                        kept = self._row_images[row] = (shows, image)
+                    painter.drawPixmap(0, top, kept[1])
+                    continue
+                if alternate is not None and row % 2:
+                    painter.fillRect(QRect(0, top, width, height), alternate)
+                self._paint_row(painter, row, top, height, values, selected, look, columns)
         finally:
             painter.end()
             self.paint_ms = (time.perf_counter() - started) * 1000
+        self._forget_hidden_rows()
+
+    def _row_image(self, row: int, rect: QRect, ratio: float, background: QBrush,
+                   cells: tuple[Sequence[Any], bool, Look, Columns]) -> QPixmap:
+        image = QPixmap(round(rect.width() * ratio), round(rect.height() * ratio))
+        image.setDevicePixelRatio(ratio)
+        painter = QPainter(image)
+        painter.setFont(self._texts.font)
+        painter.fillRect(rect, background)
+        self._paint_row(painter, row, 0, rect.height(), *cells)
+        painter.end()
+        return image
+
+    def _paint_row(self, painter: QPainter, row: int, top: int, height: int, values: Sequence[Any] | None,
+                   selected: bool, look: Look, columns: Columns) -> None:
+        """A row's cells: by `paint_cell` from the row's values where it can, else by the delegate's paint."""
+        option: QStyleOptionViewItem | None = None
+        for column, left, size, delegate in columns:
+            rect = QRect(left, top, size, height)
+            if values is not None and hasattr(delegate, "paint_cell"):
+                delegate.paint_cell(painter, rect, values[column], selected, look)
+                continue
+            if option is None:
+                option = QStyleOptionViewItem()
+                self.initViewItemOption(option)
+            option.rect = rect  # type: ignore[attr-defined]
+            delegate.paint(painter, option, self.model().index(row, column))
+
+    def _forget_hidden_rows(self) -> None:
+        """Keep the images of the rows on screen only, once there are twice as many as fit."""
+        model, last = self.model(), self.rowAt(self.viewport().height() - 1)
+        shown = range(self.rowAt(0), last + 1 if last >= 0 else model.rowCount() if model is not None else 0)
+        if len(self._row_images) > 2 * len(shown) + 8:
+            self._row_images = {row: kept for row, kept in self._row_images.items() if row in shown}
