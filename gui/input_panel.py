@@ -26,6 +26,7 @@ from engine.modes import MODES, Runner
 from engine.pipeline import DOWNLOAD_MODE, PIPELINE, PIPELINE_DESCRIPTION, PIPELINE_LABEL
 
 MAX_WORKERS = 256
+NO_SUGGESTION = "Add URLs and Parafetch probes a few of them to suggest a mode."
 
 
 def default_folder() -> str:
@@ -103,7 +104,10 @@ class InputPanel(QWidget):
         self.suggestion.setObjectName("suggestion")
         self.suggestion.setWordWrap(True)
         self.suggestion.setTextFormat(Qt.TextFormat.PlainText)
-        self.suggestion.hide()
+        # always two lines tall, so a suggestion arriving mid-run never re-lays out the window
+        self.suggestion.setMinimumHeight(2 * self.suggestion.fontMetrics().lineSpacing())
+        self.suggestion.setText(NO_SUGGESTION)
+        self.suggestion.setEnabled(False)  # greyed while it only says what it is for
         self._probe_note = ""
         self.workers_box = QSpinBox()
         self.workers_box.setObjectName("workers")
@@ -167,10 +171,11 @@ class InputPanel(QWidget):
 
     def set_suggestion(self, text: str, tooltip: str) -> None:
         """The probe's first suggestion under the mode picker, with its reasons as the tooltip. Without a
-        text the label hides and the tooltip goes, quietly, to the end of the mode picker's tooltip."""
-        self.suggestion.setText(text)
+        text the label shows its grey hint again and the tooltip goes, quietly, to the end of the mode
+        picker's tooltip."""
+        self.suggestion.setText(text or NO_SUGGESTION)
         self.suggestion.setToolTip(tooltip)
-        self.suggestion.setVisible(bool(text))
+        self.suggestion.setEnabled(bool(text))
         self._probe_note = "" if text else tooltip
         if self.mode_box.isEnabled():
             self.mode_box.setToolTip(self._mode_tip())

@@ -19,6 +19,7 @@ from engine.pipeline import PIPELINE
 from engine.recommend import recommend
 from gui.compare_model import FASTEST_COLOUR
 from gui.compare_view import CompareDialog
+from gui.input_panel import NO_SUGGESTION
 from gui.main_window import MainWindow
 from tests.gui.conftest import MakeWindow, all_done, serve_files
 from tests.support.http_server import TestServer, payload
@@ -119,9 +120,9 @@ def test_a_probe_suggests_a_mode_after_urls_are_added_and_stays_quiet_when_nothi
 ) -> None:
     window = make_window()
     suggestion = window.input.suggestion
-    assert not suggestion.isVisible()
+    assert suggestion.text() == NO_SUGGESTION and not suggestion.isEnabled()
     window.add_text("\n".join(latency_list(http_server, files=32)))
-    qtbot.waitUntil(suggestion.isVisible, timeout=20_000)
+    qtbot.waitUntil(suggestion.isEnabled, timeout=20_000)
     text = suggestion.text()
     assert text.startswith("Suggested: thread pool × 32 — the sample waits "), text
     assert text.endswith("ms per file and moves little data"), text
@@ -132,7 +133,7 @@ def test_a_probe_suggests_a_mode_after_urls_are_added_and_stays_quiet_when_nothi
     quiet.add_text("http://127.0.0.1:9/nothing-listens-here.bin")
     qtbot.waitUntil(lambda: quiet.suggester.last is None and not quiet.suggester.busy
                     and "No suggestion" in quiet.input.mode_box.toolTip(), timeout=20_000)
-    assert not quiet.input.suggestion.isVisible() and quiet.input.suggestion.text() == ""
+    assert not quiet.input.suggestion.isEnabled() and quiet.input.suggestion.text() == NO_SUGGESTION
 
 
 def test_the_pipeline_mode_downloads_in_threads_and_checks_every_file_in_processes(
