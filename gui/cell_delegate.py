@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QIcon, QPainter
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
-from gui.fast_table import Look, option_selected
+from gui.fast_table import Look, ValueDelegate
 from gui.jobs_model import CELL_ROLE
 
 Cell = tuple[str, QIcon | None, bool]
@@ -15,17 +14,12 @@ PAD = 4
 ELIDE = Qt.TextElideMode.ElideRight
 
 
-class CellDelegate(QStyledItemDelegate):
+class CellDelegate(ValueDelegate):
     """Qt's delegate asks the model for font, alignment, colours, check state, icon and text: six Python
     calls per cell, each of which must take the GIL while download threads compete for it. This one asks
     once (CELL_ROLE) and paints what a downloads table needs."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        cell = index.data(CELL_ROLE)
-        if cell is not None:
-            self.paint_cell(painter, option.rect, cell, option_selected(option),  # type: ignore[attr-defined]
-                            Look.of_option(option, painter))
+    role = CELL_ROLE
 
     def paint_cell(self, painter: QPainter, rect: QRect, cell: Cell, selected: bool, look: Look) -> None:
         """Paint (text, icon or None, right-aligned) into rect."""

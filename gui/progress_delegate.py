@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF
+from PySide6.QtCore import QRect, QRectF
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import QWidget
 
 from engine.jobs import JobState
-from gui.fast_table import Look, option_selected
+from gui.fast_table import Look, ValueDelegate
 from gui.jobs_model import BAR_ROLE
 from gui.state_icons import STATE_COLORS
 
@@ -16,19 +16,14 @@ _WHITE = QColor("white")
 Bar = tuple[JobState, float | None, str]
 
 
-class ProgressDelegate(QStyledItemDelegate):
+class ProgressDelegate(ValueDelegate):
     """Draws the bar with QPainter from one model call; a repaint of many rows stays cheap."""
+
+    role = BAR_ROLE
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._frame = QPen(QColor("#9aa0a6"), 1)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
-        bar = index.data(BAR_ROLE)
-        if bar is not None:
-            self.paint_cell(painter, option.rect, bar, option_selected(option),  # type: ignore[attr-defined]
-                            Look.of_option(option, painter))
 
     def paint_cell(self, painter: QPainter, rect: QRect, bar: Bar, selected: bool, look: Look) -> None:
         """Paint (state, fraction or None, text) into rect."""
