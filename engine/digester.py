@@ -31,6 +31,7 @@ class Digester:
         self._queue: queue.Queue[bytes | int | None] | None = None
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
+        self._closed = False
 
     def add(self, chunk: bytes) -> None:
         """Hash `chunk` (now, or queued behind the earlier ones)."""
@@ -40,7 +41,7 @@ class Digester:
             return
         self.digest.update(chunk)
         self._inline_bytes += len(chunk)
-        if self._inline_bytes >= INLINE_BYTES:
+        if self._inline_bytes >= INLINE_BYTES and not self._closed:
             self._start()
 
     def checkpoint(self, size: int) -> None:
@@ -55,19 +56,19 @@ class Digester:
             raise self._disk_error(exc) from exc
         self.durable = size
 
-    def finish(self) -> hashlib._Hash:
-        """Wait for everything queued; the complete digest, or the disk error the helper met."""
+    def finish(self) -> None:
+        """Wait for everything queued; raises the disk error the helper met, if any."""
         self.close()
         self._raise_error()
-        return self.digest
 
     def close(self) -> None:
-        """Stop the helper thread after the work already queued; safe to call more than once."""
+        """Stop the helper thread after the work already queued; later work is done inline. Idempotent."""
+        self._closed = True
         if self._thread is None or self._queue is None:
             return
         self._queue.put(None)
         self._thread.join()
-        self._thread = None
+        self._thread, self._queue = None, None
 
     def _start(self) -> None:
         self._queue = queue.Queue(maxsize=QUEUED_CHUNKS)

@@ -125,12 +125,6 @@ class Stage:
         return self._executor is not None
 
     @property
-    def held(self) -> int:
-        """Files waiting in the queue or being processed now."""
-        with self._lock:
-            return self._queue.qsize() + self._processing
-
-    @property
     def cpu_s(self) -> float:
         with self._lock:
             return sum(r.cpu_s for r in self._results)

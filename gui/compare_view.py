@@ -37,6 +37,7 @@ from gui.compare_model import CompareModel
 from gui.compare_runner import ComparisonRunner
 from gui.input_panel import InputPanel, mode_label
 from gui.jobs_model import JobsTableModel
+from gui.pipeline_stage import WindowPipeline
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 256
@@ -301,9 +302,10 @@ class CompareLauncher(QObject):
     """Adds Tools ▸ Compare modes… to a window and opens one Compare view over the window's URLs."""
 
     def __init__(self, window: QMainWindow, model: JobsTableModel, panel: InputPanel,
-                 bridge: SessionBridge) -> None:
+                 bridge: SessionBridge, pipeline: WindowPipeline) -> None:
         super().__init__(window)
         self.window, self.model, self.panel, self.bridge = window, model, panel, bridge
+        self.pipeline = pipeline
         self.dialog: CompareDialog | None = None
         self.action = QAction("Compare &modes…", window)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+M"))
@@ -327,6 +329,10 @@ class CompareLauncher(QObject):
         if self.bridge.is_active:
             return ("Downloads are running in the window: pause or finish them first, since a comparison "
                     "measures the whole app.")
+        if self.bridge.stats.worker_pids or self.pipeline.enabled:
+            # a comparison restarts multiprocessing's helpers, which would orphan these processes
+            return ("The window still has worker processes from its last run: pick a thread mode in the "
+                    "window (that ends them), then compare.")
         return None
 
     @Slot()

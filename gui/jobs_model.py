@@ -116,6 +116,7 @@ class JobsTableModel(QAbstractTableModel):
         self.max_attempts = max_attempts
         self._jobs: list[Job] = []
         self._rows: dict[int, int] = {}
+        self._restored = False  # the first batch is the queue brought back from the store
         self._urls: dict[tuple[str, str], int] = {}  # (url, folder) -> job id: the session keeps one each
         self._clock = clock
         self._running: set[int] = set()  # ids of running jobs: their rows change every refresh
@@ -276,7 +277,10 @@ class JobsTableModel(QAbstractTableModel):
     # ---- feeding ----------------------------------------------------------------------------------------
 
     def apply(self, changes: Changes) -> list[Job]:
-        """Fold in a batch of changes; returns the jobs that have just finished (done, failed, cancelled)."""
+        """Fold in a batch of changes; returns the jobs that have just finished (done, failed, cancelled).
+
+        Jobs that were already finished when the queue was restored at start-up are not among them."""
+        restoring, self._restored = not self._restored, True
         self._remove(changes.removed)
         finished: list[Job] = []
         new: list[Job] = []
@@ -285,7 +289,7 @@ class JobsTableModel(QAbstractTableModel):
             row = self._rows.get(job.id)
             if row is None:
                 new.append(job)
-                if job.state.finished:
+                if job.state.finished and not restoring:
                     finished.append(job)
                 continue
             if job.state.finished and not self._jobs[row].state.finished:

@@ -162,3 +162,18 @@ def test_the_pipeline_mode_downloads_in_threads_and_checks_every_file_in_process
                                 for m in window.messages.messages()))
     window.input.set_mode("thread-pool")
     assert not window.pipeline.enabled
+
+
+def test_compare_waits_until_the_windows_worker_processes_are_gone(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer,
+) -> None:
+    window = make_window("process-pool", 2)
+    window.add_text("\n".join(serve_files(http_server, 2, size=20_000)))
+    window.start()
+    qtbot.waitUntil(lambda: all_done(window, 2), timeout=30_000)
+    workers = window.bridge.stats.worker_pids
+    assert workers  # the pool's processes stay up, idle, after the run
+    dialog = window.compare.open()
+    assert not dialog.run()
+    assert "worker processes" in dialog.progress.text()
+    assert all(psutil.pid_exists(pid) for pid in workers)  # nothing of the window's was stopped

@@ -58,3 +58,21 @@ def test_500_jobs_with_mixed_priorities_come_back_after_a_restart(  # type: igno
     assert all(job.state is JobState.QUEUED for job in second.model.jobs())
     assert not second.bridge.started
     assert not any(downloads.iterdir())  # nothing was downloaded, not even in part
+
+
+def test_failures_of_an_earlier_run_come_back_in_the_failed_list_without_new_alarms(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer,
+) -> None:
+    good = http_server.url("/gen/2000/good.bin")
+    missing = http_server.add("/missing.bin", b"gone", status=404)
+    first = make_window(store=JobStore())
+    first.add_text(f"{good}\n{missing}")
+    first.start()
+    qtbot.waitUntil(lambda: first.bridge.stats.finished == 2, timeout=20_000)
+    assert any(m.text.startswith("Failed: missing.bin") for m in first.messages.messages())
+    shut_down(qtbot, first)
+
+    second = make_window(store=JobStore())
+    qtbot.waitUntil(lambda: second.failed.model.rowCount() == 1, timeout=10_000)
+    assert table(second) == [("good.bin", "0", "done"), ("missing.bin", "0", "failed")]
+    assert not any(m.text.startswith("Failed:") for m in second.messages.messages())
