@@ -132,6 +132,11 @@ class Session:
     def mode(self) -> str:
         return self._runner.name
 
+    @property
+    def stopped(self) -> bool:
+        """True once the session's thread has ended (after `shutdown`): it saves nothing more."""
+        return not self._thread.is_alive()
+
     def add(self, entries: Iterable[UrlEntry], dest_dir: str, priority: int = 0) -> list[int]:
         """Queue URLs for a folder; returns their job ids.
 

@@ -113,7 +113,7 @@ def main(mode: str | None = None, workers: int | None = None, data_dir: str | No
         status = app.exec()
     finally:
         if not window.is_shut_down:  # the app was quit without closing the window (logout, signal)
-            window.bridge.session.shutdown(2.0)
+            window.shut_down_now(2.0)
         stop_process_helpers()
         hooks.uninstall()
     return int(status)

@@ -20,6 +20,8 @@ log = logging.getLogger("parafetch")
 FAST_MS = 100  # 10 Hz while anything runs
 IDLE_MS = 1000  # 1 Hz when nothing runs
 SWITCH_INTERVAL = 0.001  # seconds a busy thread keeps the GIL from the UI thread (Python's default: 0.005)
+THREAD_JOIN = 2.0  # seconds to wait for the poller or the sampler to end
+CLOSE_SLACK = 30.0  # seconds `close` waits beyond the session's timeout (threads, stage, comparison)
 
 
 class RunClock:
@@ -54,14 +56,18 @@ class SessionPoller:
         self._stopping = False
         self._fetching = threading.Lock()  # one reader of changes() at a time: snapshots stay in order
         self._ready: tuple[Changes, SessionStats] | None = None
+        self._handoff = threading.Lock()  # guards `_ready`: take's swap and the poller's merge are atomic
         self._thread = threading.Thread(target=self._run, name="session-poller", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = THREAD_JOIN) -> None:
+        """End the poller's thread and wait for it (up to `timeout` seconds)."""
         self._stopping = True
         self._wanted.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def request(self) -> None:
         """Ask for the next snapshot; `take` returns it once it is read."""
@@ -69,7 +75,8 @@ class SessionPoller:
 
     def take(self) -> tuple[Changes, SessionStats] | None:
         """The snapshot read since the last take, if any (never blocks)."""
-        ready, self._ready = self._ready, None
+        with self._handoff:
+            ready, self._ready = self._ready, None
         return ready
 
     def fetch_now(self) -> list[tuple[Changes, SessionStats]]:
@@ -87,10 +94,12 @@ class SessionPoller:
                 return
             with self._fetching:
                 changes, stats = self._session.changes(), self._session.stats()
-                pending = self._ready
-                if pending is not None:  # not taken yet: fold the older changes in first
-                    changes = Changes(pending[0].jobs + changes.jobs, pending[0].removed + changes.removed)
-                self._ready = (changes, stats)
+                with self._handoff:
+                    pending = self._ready
+                    if pending is not None:  # not taken yet: fold the older changes in first
+                        changes = Changes(pending[0].jobs + changes.jobs,
+                                          pending[0].removed + changes.removed)
+                    self._ready = (changes, stats)
 
 
 class SessionBridge(QObject):
@@ -193,18 +202,24 @@ class SessionBridge(QObject):
             self._timer.setInterval(wanted)
 
     def shutdown_async(self, timeout: float = 5.0, then: Callable[[], None] | None = None) -> None:
-        """Stop every worker on a helper thread, then run `then` there; `shutdown_finished` follows."""
+        """Stop polling, sampling and all workers on a helper thread, run `then`, emit `shutdown_finished`."""
         if self._shutdown is not None:
             return
         self._timer.stop()
-        self.sampler.stop()
-        self.poller.stop()
         self._shutdown = threading.Thread(target=self._shut_down, args=(timeout, then),
                                           name="session-shutdown", daemon=True)
         self._shutdown.start()
 
+    def close(self, timeout: float = 2.0, then: Callable[[], None] | None = None) -> None:
+        """`shutdown_async` (or the one under way), waited for: the app quits without closing the window."""
+        self.shutdown_async(timeout, then)
+        assert self._shutdown is not None
+        self._shutdown.join(timeout + CLOSE_SLACK)
+
     def _shut_down(self, timeout: float, then: Callable[[], None] | None) -> None:
         try:
+            self.sampler.stop()
+            self.poller.stop()
             self.session.shutdown(timeout)
             if then is not None:
                 then()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
@@ -47,6 +48,8 @@ FAILURES_ONE_BY_ONE = 3
 CLOSE_WATCHDOG_MS = 20_000
 FAILED_HEIGHT = 260  # pixels of the bottom area while the Failed list is in front
 
+log = logging.getLogger("parafetch")
+
 
 class MainWindow(QMainWindow):
     """Parafetch's window. Set `confirm_close = False` (or PARAFETCH_NO_CONFIRM=1) to close without asking."""
@@ -74,6 +77,7 @@ class MainWindow(QMainWindow):
         self.model.thumbnail = self.thumbnails.icon
         self.intake = UrlIntake(self)
         self._was_active = False
+        self._before_run: SessionStats | None = None  # the last tick before the current run began
         self._closing = False
 
         self.input = InputPanel()
@@ -97,7 +101,7 @@ class MainWindow(QMainWindow):
         self.pipeline = WindowPipeline(self.bridge, self.hub, self)
         self.input.pipeline_changed.connect(self.pipeline.set_enabled)
         self.suggester = ProbeSuggester(self.model, self.input, self.bridge, self)
-        self.compare = CompareLauncher(self, self.model, self.input, self.bridge)
+        self.compare = CompareLauncher(self, self.model, self.input, self.bridge, self.pipeline)
         self.state.restore(self)
         self.bridge.start()
         self.bridge.refresh()
@@ -304,10 +308,16 @@ class MainWindow(QMainWindow):
         self.input.set_mode_locked(stats.running > 0, "The mode cannot change while downloads run")
         active = self.bridge.is_active
         if self._was_active and not active and stats.paused == 0 and stats.total:
-            summary = (f"{stats.done} done, {stats.failed} failed, {human_bytes(stats.bytes_done)} in "
+            before = self._before_run
+            done = stats.done - (before.done if before else 0)
+            failed = stats.failed - (before.failed if before else 0)
+            moved = stats.bytes_done - (before.bytes_done if before else 0)
+            summary = (f"{done} done, {failed} failed, {human_bytes(max(0, moved))} in "
                        f"{format_duration(elapsed)} ({MODES[stats.mode].label})")
             self.hub.info(f"Run finished: {summary}")
             self.notifier.run_finished(summary)
+        if not active:
+            self._before_run = stats
         self._was_active = active
 
     @Slot(list)
@@ -358,7 +368,7 @@ class MainWindow(QMainWindow):
         self.setEnabled(False)
         self.status.say("Stopping downloads…")
         self.bridge.shutdown_finished.connect(self._finish_close)
-        self.bridge.shutdown_async(then=self.store.close if self.store is not None else None)
+        self.bridge.shutdown_async(then=self._close_store)
         QTimer.singleShot(CLOSE_WATCHDOG_MS, self._finish_close)
 
     def _ask_to_stop(self) -> bool:
@@ -379,3 +389,17 @@ class MainWindow(QMainWindow):
         self.thumbnails.wait(1000)
         self.shut_down.emit()
         self.close()
+
+    def shut_down_now(self, timeout: float = 2.0) -> None:
+        """Stop every worker and close the store, and wait: the app quits without closing the window."""
+        self.bridge.close(timeout, then=self._close_store)
+        self._finish_close()
+
+    def _close_store(self) -> None:
+        """Close the job store once the session has stopped; a session still stopping may save again."""
+        if self.store is None:
+            return
+        if self.session.stopped:
+            self.store.close()
+        else:
+            log.warning("the session did not stop in time: the job store is left open")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -13,21 +12,6 @@ from engine.session import SessionStats
 log = logging.getLogger("parafetch")
 
 SAMPLE_EVERY = 0.5  # monitor samples per second: 2
-
-
-def without_first_readings(sample: MonitorSample, seen: set[int]) -> MonitorSample:
-    """Zero the CPU of child processes seen for the first time.
-
-    SystemMonitor sets a new child's CPU baseline and reads it again within the same sample, over a
-    wall-clock interval of microseconds, so a starting process can show hundreds of percent.
-    """
-    fresh = {p.pid for p in sample.per_process if p.pid not in seen and p.role != "app"}
-    if not fresh:
-        return sample
-    processes = tuple(dataclasses.replace(p, cpu_percent=0.0) if p.pid in fresh else p
-                      for p in sample.per_process)
-    return dataclasses.replace(sample, cpu_percent=sum(p.cpu_percent for p in processes),
-                               per_process=processes)
 
 
 class MonitorSampler:
@@ -50,18 +34,19 @@ class MonitorSampler:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the sampling thread and wait for it (up to `timeout` seconds)."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         failures = 0
-        seen: set[int] = set()
         while True:
             try:
                 stats = self._stats()
                 self._pids = stats.worker_pids
-                sample = without_first_readings(self._monitor.sample(), seen)
-                seen = {p.pid for p in sample.per_process}
+                sample = self._monitor.sample()
                 for listener in self.listeners:
                     listener(sample, stats)
                 self.latest = sample

@@ -43,14 +43,3 @@ def test_run_clock_holds_while_paused_and_restarts_for_a_new_batch() -> None:
     clock.update(active=True, paused=False)  # a new batch starts from zero
     now[0] = 53.0
     assert clock.elapsed() == 1.0
-
-
-def test_a_new_child_process_shows_no_cpu_on_its_first_sample() -> None:
-    from engine.monitor import MonitorSample, ProcessInfo
-    from gui.monitor_sampler import without_first_readings
-
-    app, child = ProcessInfo(1, "app", 5, 30.0, 100), ProcessInfo(2, "worker", 1, 480.0, 50)
-    sample = MonitorSample(0.0, 2, 6, 510.0, 150, (app, child))
-    cleaned = without_first_readings(sample, {1})
-    assert cleaned.cpu_percent == 30.0 and cleaned.per_process[1].cpu_percent == 0.0
-    assert without_first_readings(sample, {1, 2}) is sample

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+from pathlib import Path
+
 import psutil
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from engine.jobs import JobState
+from engine.store import JobStore
 from engine.workers import stop_process_helpers
 from tests.gui.conftest import SHUTDOWN_MS, MakeWindow, serve_files
 from tests.support.http_server import TestServer
@@ -29,6 +34,31 @@ def test_closing_mid_run_leaves_no_child_process(
     with qtbot.waitSignal(window.shut_down, timeout=SHUTDOWN_MS):
         window.close()  # confirm_close is off in tests
     assert window.is_shut_down and not window.isVisible()
+    stop_process_helpers()
+    _, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=5)
+    assert alive == []
+
+
+def test_quitting_without_closing_the_window_stops_everything(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer, tmp_path: Path,
+) -> None:
+    files = serve_files(http_server, 4, size=400_000, rate=100_000)
+    store = JobStore(tmp_path / "data")
+    window = make_window("process-pool", workers=2, store=store)
+    window.pipeline.set_enabled(True)
+    window.add_text("\n".join(files))
+    window.start()
+    qtbot.waitUntil(lambda: any(j.state is JobState.RUNNING and j.bytes_done > 0
+                                for j in window.model.jobs()), timeout=20_000)
+    assert psutil.Process().children(recursive=True)
+    window.shut_down_now(2.0)  # what gui.app.main does when the app quits without a closeEvent
+    assert window.is_shut_down and window.session.stopped and not window.pipeline.enabled
+    threads = {t.name for t in threading.enumerate()}
+    assert not threads & {"monitor-sampler", "session-poller", "session", "session-shutdown"}
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.load()
+    with JobStore(tmp_path / "data") as reopened:  # running jobs went back to the queue
+        assert {j.state for j in reopened.load()} <= {JobState.QUEUED, JobState.DONE}
     stop_process_helpers()
     _, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=5)
     assert alive == []

@@ -51,3 +51,21 @@ def test_failed_download_shows_its_error_and_can_be_retried(
     qtbot.waitUntil(lambda: any(m.level == "error" and "404" in m.text for m in window.messages.messages()))
     assert "404" in window.status.currentMessage() or window.messages.messages()
     assert window.commands.retry_failed.isEnabled()
+
+
+def test_each_run_is_summed_up_on_its_own(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer,
+) -> None:
+    window = make_window("thread-pool", 2)
+    first, second = (list(serve_files(http_server, 1, size=10_000, prefix=p)) for p in ("one", "two"))
+
+    def summaries() -> list[str]:
+        return [m.text for m in window.messages.messages() if m.text.startswith("Run finished")]
+
+    window.add_text(first[0])
+    window.start()
+    qtbot.waitUntil(lambda: len(summaries()) == 1, timeout=20_000)
+    window.add_text(second[0])
+    window.start()
+    qtbot.waitUntil(lambda: len(summaries()) == 2, timeout=20_000)
+    assert all(text.startswith("Run finished: 1 done, 0 failed") for text in summaries()), summaries()
