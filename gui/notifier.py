@@ -59,3 +59,4 @@ class Notifier(QObject):
         icon = QSystemTrayIcon.MessageIcon.Warning if notes[0][2] else QSystemTrayIcon.MessageIcon.Information
         self._tray.show()
         self._tray.showMessage(title, text, icon, TRAY_MS)
+        QTimer.singleShot(TRAY_MS, self._tray.hide)  # the icon only carries the notice: gone with it

@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QSettings, QStandardPaths
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QSettings,
+    QStandardPaths,
+)
 
 from engine.jobs import JobState
 from engine.store import JobStore
@@ -64,7 +71,7 @@ def make_window(qtbot, settings: QSettings, downloads: Path) -> Iterator[MakeWin
     for window in windows:
         shut_down(qtbot, window)
         window.deleteLater()  # now, while the QApplication lives: never at interpreter exit
-    qtbot.wait(1)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
