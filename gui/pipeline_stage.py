@@ -13,6 +13,8 @@ from engine.stage import Stage, StageResult
 from gui.bridge import SessionBridge
 from gui.messages import MessageHub
 
+RETIRE_WAIT_S = 60.0  # how long a switched-off stage may take over the files it still holds
+
 
 class WindowPipeline(QObject):
     """Feeds the window's finished downloads to a Stage (SHA-256 check and thumbnail in a process pool).
@@ -30,6 +32,7 @@ class WindowPipeline(QObject):
         self.hub = hub
         self.stage: Stage | None = None
         self._finishing: list[Stage] = []  # stages left when another mode was picked, ending on their own
+        self._finishing_lock = threading.Lock()
         self.results: list[StageResult] = []
         self._unreported: list[StageResult] = []
         self._pending = 0  # files handed to the stage whose result has not reached this thread yet
@@ -56,16 +59,25 @@ class WindowPipeline(QObject):
         stage, self.stage = self.stage, None
         assert stage is not None
         stage.close()
-        self._finishing.append(stage)
-        threading.Thread(target=_finish, args=(stage,), name="stage-finish", daemon=True).start()
+        with self._finishing_lock:
+            self._finishing.append(stage)
+        threading.Thread(target=self._retire, args=(stage,), name="stage-finish", daemon=True).start()
 
     def shutdown(self) -> None:
         """Stop the stages and wait until their processes have ended (any thread; the window is closing)."""
         self._closed = True
-        stages = [*self._finishing, *([self.stage] if self.stage else [])]
+        with self._finishing_lock:
+            stages = [*self._finishing, *([self.stage] if self.stage else [])]
         self.stage = None
         for stage in stages:
             stage.shutdown()
+
+    def _retire(self, stage: Stage) -> None:
+        """Let a stage that was switched off process what it holds, end it, and forget it."""
+        stage.wait(RETIRE_WAIT_S)
+        stage.shutdown()
+        with self._finishing_lock:
+            self._finishing.remove(stage)
 
     @Slot(list)
     def _feed(self, jobs: list[Job]) -> None:
@@ -104,7 +116,3 @@ class WindowPipeline(QObject):
             f"{cpu:.2f} s of CPU in {processes} process{'es' if processes != 1 else ''}"
         )
 
-
-def _finish(stage: Stage) -> None:
-    stage.wait(60.0)
-    stage.shutdown()
