@@ -68,6 +68,9 @@ class DownloadsView(FastTableView):
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verticalHeader().hide()
+        # a scroll bar that appears once the list outgrows the view would narrow every column mid-run and
+        # repaint every row: keep it there from the start
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         header = self.horizontalHeader()
         header.setSortIndicatorClearable(True)
