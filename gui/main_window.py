@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from engine.jobs import Job, JobState
 from engine.modes import MODES
+from engine.pipeline import PIPELINE
 from engine.session import Session, SessionStats
 from engine.sources import ParsedInput, parse_text
 from engine.store import JobStore
@@ -29,7 +30,7 @@ from gui.bridge import SessionBridge
 from gui.compare_view import CompareLauncher
 from gui.downloads_view import DownloadsView
 from gui.failed_view import FailedView, install_failed_tab
-from gui.input_panel import InputPanel
+from gui.input_panel import InputPanel, download_mode
 from gui.jobs_model import JobsTableModel, display_name
 from gui.messages import INFO, WARNING, Message, MessageHub, MessagesPanel
 from gui.monitor_panel import MonitorPanel
@@ -68,7 +69,8 @@ class MainWindow(QMainWindow):
         self.is_shut_down = False
         self.hub = hub or MessageHub(self)
         self.state = WindowState(settings or QSettings())
-        mode = mode if mode in MODES else self.state.mode()
+        picked = mode if mode in MODES else self.state.mode()  # one of MODES, or the pipeline
+        mode = download_mode(picked)
         self.store = store
         self.session = Session(mode, self._pool_size(mode, workers), store=store, restore=store is not None)
         self.model = JobsTableModel(self, max_attempts=self.session.retry.attempts)
@@ -81,7 +83,7 @@ class MainWindow(QMainWindow):
         self._closing = False
 
         self.input = InputPanel()
-        self.input.set_mode(mode)
+        self.input.set_mode(picked)
         self.input.set_workers(self.session.stats().workers if MODES[mode].resizable
                                else self.state.workers(mode))
         self.input.set_folder(self.state.folder(self.input.folder()))
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.pipeline = WindowPipeline(self.bridge, self.hub, self)
         self.input.pipeline_changed.connect(self.pipeline.set_enabled)
+        self.pipeline.set_enabled(self.input.mode() == PIPELINE)
         self.suggester = ProbeSuggester(self.model, self.input, self.bridge, self)
         self.compare = CompareLauncher(self, self.model, self.input, self.bridge, self.pipeline)
         self.state.restore(self)

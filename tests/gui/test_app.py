@@ -134,3 +134,17 @@ def test_the_preview_follows_the_selected_download_while_it_runs(  # type: ignor
     window.start()
     qtbot.waitUntil(lambda: "running" in window.preview.caption.text(), timeout=10_000)
     qtbot.waitUntil(lambda: "done, 293.0 KiB" in window.preview.caption.text(), timeout=20_000)
+
+
+def test_the_pipeline_choice_is_remembered(qtbot, make_window: MakeWindow, settings: QSettings) -> None:  # type: ignore[no-untyped-def]
+    from engine.pipeline import PIPELINE
+
+    first = make_window("thread-pool", workers=4)
+    first.input.set_mode(PIPELINE)
+    assert first.pipeline.enabled and first.session.mode == "thread-pool"
+    with qtbot.waitSignal(first.shut_down, timeout=30_000):
+        first.close()
+    again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+    second = make_window(None, settings_=again, show=False, folder=False)
+    assert second.input.mode() == PIPELINE and second.pipeline.enabled
+    assert second.session.mode == "thread-pool"
