@@ -8,12 +8,14 @@ import sys
 from engine.cli import EXIT_USAGE, add_data_dir_argument, add_get_arguments, positive_int, run_get
 from engine.compare_cli import add_compare_arguments, run_compare
 from engine.modes import MODES
+from engine.pipeline import PIPELINE
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parafetch",
                                      description="A download manager with five concurrency modes.")
-    parser.add_argument("--mode", choices=list(MODES), help="the window's mode (default: the last one used)")
+    parser.add_argument("--mode", choices=[*MODES, PIPELINE],
+                        help="the window's mode (default: the last one used)")
     parser.add_argument("--workers", type=positive_int, metavar="N", help="the window's pool size")
     parser.add_argument("--screenshot", metavar="FILE",
                         help="render the window mid-run at 1280x800 against a local test server, "

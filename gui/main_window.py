@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
         self.is_shut_down = False
         self.hub = hub or MessageHub(self)
         self.state = WindowState(settings or QSettings())
-        picked = mode if mode in MODES else self.state.mode()  # one of MODES, or the pipeline
+        picked = mode if mode in MODES or mode == PIPELINE else self.state.mode()  # a mode, or the pipeline
         mode = download_mode(picked)
         self.store = store
         self.session = Session(mode, self._pool_size(mode, workers), store=store, restore=store is not None)

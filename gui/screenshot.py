@@ -17,8 +17,10 @@ from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
 
 from engine.jobs import JobState
 from engine.modes import MODES
+from engine.pipeline import PIPELINE
 from engine.workers import stop_process_helpers
 from gui.app import app_icon, create_app
+from gui.input_panel import download_mode
 from gui.main_window import MainWindow
 
 if TYPE_CHECKING:
@@ -124,7 +126,8 @@ def save_png(image: QImage, path: str) -> bool:
 def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = None,
                     seconds: float = RUN_SECONDS) -> int:
     """Run a demo list in `mode` for a few seconds, save the window as PNG at `path`; returns 0 on success."""
-    with demo_window(mode, workers or (4 if MODES[mode].resizable else None)) as (window, server):
+    pool = 4 if MODES[download_mode(mode)].resizable else None
+    with demo_window(mode, workers or pool) as (window, server):
         lines = [server.add(f"/photos/{name}.png", picture(i)) for i, name in enumerate(PICTURES)]
         lines += [server.url(f"/gen/{180_000 + 9_000 * i}/{name}") for i, name in enumerate(SMALL_FILES)]
         for i, (name, mib) in enumerate(BIG_FILES):  # generated as they are sent: the server holds no copies
@@ -151,7 +154,7 @@ def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gui.screenshot", description=__doc__)
     parser.add_argument("file", help="PNG file to write")
-    parser.add_argument("--mode", default="thread-pool", choices=list(MODES), help="mode to run")
+    parser.add_argument("--mode", default="thread-pool", choices=[*MODES, PIPELINE], help="mode to run")
     parser.add_argument("--workers", type=int, help="pool size (default: 4)")
     parser.add_argument("--seconds", type=float, default=RUN_SECONDS, help="seconds to run before taking it")
     args = parser.parse_args(argv)
