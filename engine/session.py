@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from engine.courtesy import COURTESY
 from engine.events import (
     JobFinished,
     JobStarted,
@@ -316,6 +317,7 @@ class Session:
                 items = [self._inbox.get(timeout=IDLE_POLL)]
             except queue.Empty:
                 items = []
+            COURTESY.step_aside()  # before the lock: the window's commands and reads never wait for this
             while len(items) < 1000:
                 try:
                     items.append(self._inbox.get_nowait())

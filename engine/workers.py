@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from engine.courtesy import COURTESY
 from engine.events import Event, Task, WorkerExited
 from engine.worker import StopSignal, process_main, serve
 
@@ -100,9 +101,15 @@ class ThreadWorker(Worker):
 
     def _run(self) -> None:
         try:
-            serve(self.worker_id, self._inbox.get, self.events.put, self.stop_signal)
+            serve(self.worker_id, self._inbox.get, self._emit, self.stop_signal)
         finally:
             self.events.put(WorkerExited(self.worker_id, os.getpid(), None))
+
+    def _emit(self, event: Event) -> None:
+        """Report an event; a download thread first steps aside while the window's thread needs the GIL
+        (a thread reports a few events per file, so it checks between the pieces of every download)."""
+        COURTESY.step_aside()
+        self.events.put(event)
 
     def _send(self, task: Task | None) -> None:
         self._inbox.put(task)
@@ -209,6 +216,7 @@ class ProcessPump(threading.Thread):
             for worker in workers:
                 waitables += [worker.conn, worker.process.sentinel]
             ready = set(multiprocessing.connection.wait(waitables, timeout=1.0))
+            COURTESY.step_aside()
             if self._wake_r in ready:
                 while self._wake_r.poll():
                     self._wake_r.recv_bytes()
