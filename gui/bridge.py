@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from engine.courtesy import COURTESY
 from engine.monitor import MonitorSample
 from engine.session import Changes, Session, SessionStats
+from gui.heartbeat import Heartbeat
 from gui.jobs_model import JobsTableModel
 from gui.monitor_sampler import MonitorSampler
 
@@ -19,7 +21,7 @@ log = logging.getLogger("parafetch")
 
 FAST_MS = 100  # 10 Hz while anything runs
 IDLE_MS = 1000  # 1 Hz when nothing runs
-SWITCH_INTERVAL = 0.001  # seconds a busy thread keeps the GIL from the UI thread (Python's default: 0.005)
+SWITCH_INTERVAL = 0.0005  # seconds a busy thread keeps the GIL from the UI thread (Python's default: 0.005)
 THREAD_JOIN = 2.0  # seconds to wait for the poller or the sampler to end
 CLOSE_SLACK = 30.0  # seconds `close` waits beyond the session's timeout (threads, stage, comparison)
 
@@ -92,6 +94,7 @@ class SessionPoller:
             self._wanted.clear()
             if self._stopping:
                 return
+            COURTESY.step_aside()  # asked at the end of a tick, whose repaint comes first
             with self._fetching:
                 changes, stats = self._session.changes(), self._session.stats()
                 with self._handoff:
@@ -125,11 +128,13 @@ class SessionBridge(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(IDLE_MS)
         self._timer.timeout.connect(self.tick)
+        self.heartbeat = Heartbeat(self)
         self._shutdown: threading.Thread | None = None
 
     def start(self) -> None:
         """Start polling. The UI thread takes the GIL back for every slot and paint, each time waiting for
-        up to the switch interval while download threads run Python: a shorter one keeps the window prompt."""
+        up to the switch interval while a download thread runs Python: a shorter one keeps the window prompt.
+        (The other download threads step aside meanwhile: see engine/courtesy.py and the heartbeat.)"""
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         self.sampler.start()
         self.poller.start()
@@ -179,6 +184,10 @@ class SessionBridge(QObject):
     def tick(self) -> None:
         """Show the snapshot the poller has read since the last tick, then ask for the next one: the poller
         copies it while this thread is idle, not while this thread needs the GIL for the tick."""
+        with COURTESY.busy():  # download threads keep out of the way until the tick is done
+            self._tick()
+
+    def _tick(self) -> None:
         self.ticks += 1
         snapshot = self.poller.take()
         if snapshot is not None:
@@ -200,12 +209,14 @@ class SessionBridge(QObject):
         wanted = FAST_MS if busy else IDLE_MS
         if self._timer.interval() != wanted and self._timer.isActive():
             self._timer.setInterval(wanted)
+        self.heartbeat.set_beating(self.is_active and self._shutdown is None)
 
     def shutdown_async(self, timeout: float = 5.0, then: Callable[[], None] | None = None) -> None:
         """Stop polling, sampling and all workers on a helper thread, run `then`, emit `shutdown_finished`."""
         if self._shutdown is not None:
             return
         self._timer.stop()
+        self.heartbeat.set_beating(False)
         self._shutdown = threading.Thread(target=self._shut_down, args=(timeout, then),
                                           name="session-shutdown", daemon=True)
         self._shutdown.start()

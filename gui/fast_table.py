@@ -11,6 +11,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget
 
+from engine.courtesy import COURTESY
 from gui.text_cache import TextCache
 
 QUICK_PAINT_MS = 12.0  # repaints quicker than this happen at once
@@ -67,7 +68,8 @@ class FastTableView(QTableView):
     QTableView paints from C++ and calls into Python once per cell (the delegate) and more (the model).
     Each such call must take the GIL, and while download threads compete for it every take can wait
     for milliseconds: a screenful of cells then stalls the window for a few hundred. Here the whole
-    repaint is one call into Python, which keeps the GIL while it calls the delegates and the model.
+    repaint is one call into Python that calls the delegates and the model itself, and download threads
+    step aside for it (engine/courtesy.py) until it is done.
     Supports what Parafetch's tables use: row selection, alternating rows, no grid, no editors.
     """
 
@@ -108,6 +110,10 @@ class FastTableView(QTableView):
         return delegate
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        with COURTESY.busy():  # download threads keep out of the way until the repaint is done
+            self._paint_rows(event)
+
+    def _paint_rows(self, event: QPaintEvent) -> None:
         """Rows whose values can be painted without the model are kept as images: a row repaints only when
         what it shows changes, and a repaint of rows that did not (a resize, a scroll back) is a copy."""
         model = self.model()

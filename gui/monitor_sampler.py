@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from engine.courtesy import COURTESY
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.session import SessionStats
 
@@ -43,6 +44,7 @@ class MonitorSampler:
     def _run(self) -> None:
         failures = 0
         while True:
+            COURTESY.step_aside()
             try:
                 stats = self._stats()
                 self._pids = stats.worker_pids

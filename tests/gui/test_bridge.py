@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.courtesy import COURTESY
 from gui.bridge import FAST_MS, IDLE_MS, RunClock
 from gui.main_window import MainWindow
 from tests.gui.conftest import all_done, serve_files
@@ -26,6 +27,21 @@ def test_one_data_changed_per_tick_and_the_timer_slows_when_idle(  # type: ignor
     qtbot.waitUntil(lambda: all_done(window, 20), timeout=30_000)
     assert len(per_tick) > 5 and max(per_tick) <= 1
     qtbot.waitUntil(lambda: window.bridge.interval == IDLE_MS, timeout=5_000)
+
+
+def test_the_heartbeat_beats_while_downloads_run_and_stops_with_them(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, http_server: TestServer,
+) -> None:
+    """While a run lasts, the window's heartbeat tells the download threads when to step aside; after it,
+    nothing holds them (a headless run in the same process goes at full pace)."""
+    assert not window.bridge.heartbeat.beating
+    files = serve_files(http_server, 10, size=300_000, rate=2_000_000)
+    window.add_text("\n".join(files))
+    window.start()
+    qtbot.waitUntil(lambda: window.bridge.heartbeat.beating, timeout=5_000)
+    qtbot.waitUntil(lambda: all_done(window, 10), timeout=30_000)
+    qtbot.waitUntil(lambda: not window.bridge.heartbeat.beating, timeout=5_000)
+    assert not COURTESY.wanted()
 
 
 def test_run_clock_holds_while_paused_and_restarts_for_a_new_batch() -> None:
