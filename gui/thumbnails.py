@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os.path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
@@ -60,7 +60,7 @@ class ThumbnailCache(QObject):
     def is_image(self, job: Job) -> bool:
         if job.state is not JobState.DONE or not job.path:
             return False
-        return Path(job.path).suffix.lower() in self._suffixes
+        return os.path.splitext(job.path)[1].lower() in self._suffixes  # not pathlib: runs per finished job
 
     def request(self, job: Job) -> None:
         """Start loading a finished image's thumbnail unless it is cached or loading."""
