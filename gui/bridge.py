@@ -128,7 +128,7 @@ class SessionBridge(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(IDLE_MS)
         self._timer.timeout.connect(self.tick)
-        self.heartbeat = Heartbeat(self)
+        self.heartbeat = Heartbeat(self, upcoming=self._timer)
         self._shutdown: threading.Thread | None = None
 
     def start(self) -> None:

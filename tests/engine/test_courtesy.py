@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.courtesy import ABANDONED, COURTESY, MOST, OVERDUE, PAUSE, Courtesy
+from engine.courtesy import ABANDONED, AFTER, COURTESY, MOST, OVERDUE, PAUSE, Courtesy
 from engine.jobs import JobState
 from engine.session import Session
 from engine.sources import parse_text
@@ -99,6 +99,30 @@ def test_threads_step_aside_while_the_foreground_is_busy_and_go_on_after(fake: F
     assert courtesy.wanted()
     courtesy.step_aside()
     assert fake.sleeps == 4 and not courtesy.wanted()
+
+
+def test_a_reservation_holds_threads_until_the_busy_block_after_it_is_done(
+    courtesy: Courtesy, fake: FakeTime
+) -> None:
+    courtesy.reserve(1.0)  # the refresh is due in a few milliseconds
+    assert courtesy.wanted()
+    with courtesy.busy():
+        fake.now += 0.005
+    fake.now += AFTER / 2  # the repaint that follows the refresh
+    assert courtesy.wanted()
+    fake.now += AFTER
+    assert not courtesy.wanted()
+
+
+def test_an_unused_reservation_lapses_and_stopping_the_heartbeat_drops_it(
+    courtesy: Courtesy, fake: FakeTime
+) -> None:
+    courtesy.reserve(0.01)
+    fake.now += 0.011
+    assert not courtesy.wanted()
+    courtesy.reserve(0.01)
+    courtesy.stop_beating()
+    assert not courtesy.wanted()
 
 
 def test_a_download_thread_waits_while_the_window_is_busy(http_server: TestServer, tmp_path: Path) -> None:

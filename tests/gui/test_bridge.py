@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QTimer
 
-from engine.courtesy import COURTESY
+from engine.courtesy import COURTESY, Courtesy
 from gui.bridge import FAST_MS, IDLE_MS, RunClock
+from gui.heartbeat import LEAD_MS, Heartbeat
 from gui.main_window import MainWindow
 from tests.gui.conftest import all_done, serve_files
 from tests.support.http_server import TestServer
@@ -42,6 +44,37 @@ def test_the_heartbeat_beats_while_downloads_run_and_stops_with_them(  # type: i
     qtbot.waitUntil(lambda: all_done(window, 10), timeout=30_000)
     qtbot.waitUntil(lambda: not window.bridge.heartbeat.beating, timeout=5_000)
     assert not COURTESY.wanted()
+
+
+class CountingCourtesy(Courtesy):
+    def __init__(self) -> None:
+        super().__init__()
+        self.beats = 0
+        self.reservations = 0
+
+    def beat(self) -> None:
+        super().beat()
+        self.beats += 1
+
+    def reserve(self, seconds: float) -> None:
+        super().reserve(seconds)
+        self.reservations += 1
+
+
+@pytest.mark.parametrize(("due_in_ms", "reserved"), [(LEAD_MS - 2, True), (60_000, False)])
+def test_the_heartbeat_reserves_the_gil_just_before_the_refresh_is_due(  # type: ignore[no-untyped-def]
+    qtbot, due_in_ms: int, reserved: bool,
+) -> None:
+    refresh = QTimer()
+    refresh.start(due_in_ms)
+    courtesy = CountingCourtesy()
+    heartbeat = Heartbeat(upcoming=refresh, courtesy=courtesy)
+    heartbeat.set_beating(True)
+    qtbot.waitUntil(lambda: courtesy.beats >= 3, timeout=5_000)
+    assert (courtesy.reservations > 0) is reserved
+    heartbeat.set_beating(False)
+    refresh.stop()
+    assert not courtesy.wanted()
 
 
 def test_run_clock_holds_while_paused_and_restarts_for_a_new_batch() -> None:
