@@ -57,9 +57,10 @@ class Courtesy:
             yield
         finally:
             self._busy -= 1
-            self._reserved_until = min(self._reserved_until, self._clock() + AFTER)
+            now = self._clock()
+            self._reserved_until = min(self._reserved_until, now + AFTER)
             if self._beat is not None:
-                self._beat = self._clock()
+                self._beat = now
 
     def wanted(self) -> bool:
         """True while the foreground thread is busy, has the GIL reserved, or is overdue for its next beat."""
