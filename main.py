@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli import EXIT_USAGE, add_data_dir_argument, add_get_arguments, positive_int, run_get
-from engine.compare_cli import add_compare_arguments, run_compare
-from engine.modes import MODES
-from engine.pipeline import PIPELINE
+from engine.interrupts import handle_sigterm, interrupted_status
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.cli import add_data_dir_argument, add_get_arguments, positive_int
+    from engine.compare_cli import add_compare_arguments
+    from engine.modes import MODES
+    from engine.pipeline import PIPELINE
+
     parser = argparse.ArgumentParser(prog="parafetch",
                                      description="A download manager with five concurrency modes.")
     parser.add_argument("--mode", choices=[*MODES, PIPELINE],
@@ -30,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from engine.cli import EXIT_USAGE, run_get
+    from engine.compare_cli import run_compare
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -48,5 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     return open_window(args.mode, args.workers, args.data_dir)
 
 
+def run() -> int:
+    """`main`, with Ctrl-C or SIGTERM at any moment (start-up included) ending it with a line, not a
+    traceback; a headless command stops its downloads in good order first."""
+    if len(sys.argv) > 1 and sys.argv[1] in ("get", "compare"):
+        handle_sigterm()
+    try:
+        return main()
+    except KeyboardInterrupt as stop:
+        print("\nparafetch: interrupted", file=sys.stderr)
+        return interrupted_status(stop)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -35,8 +35,9 @@ from benchmarks.measure import Contender, Result, race, run_command
 from benchmarks.report import Goal, goals_text, percent, ratio, seconds, table
 from benchmarks.servers import ROOT, LatencyServer, Nginx, make_small_files, write_big_file
 from engine.events import Task
+from engine.http_client import new_http_session
 from engine.modes import MODES
-from engine.transfer import CHUNK, FileState, fetch, new_http_session
+from engine.transfer import CHUNK, FileState, fetch, unrecorded_reserve
 
 MIB = 1 << 20
 SMALL = 16 * 1024
@@ -223,7 +224,8 @@ def curl_parallel(ws: Workspace, jobs: int, urls: Sequence[str], size: int) -> C
 def fetch_in_process(url: str, dest: Path) -> None:
     """Parafetch's transfer of one file, with no interpreter start-up, session or store around it."""
     with new_http_session() as http:
-        fetch(Task(1, url, str(dest)), FileState(), http, lambda: None, lambda event: None)
+        fetch(Task(1, url, str(dest)), FileState(), http, lambda: None, lambda event: None,
+              unrecorded_reserve(dest))
 
 
 def bare_requests_loop(url: str, target: Path, durable: bool = False) -> None:

@@ -11,20 +11,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
+from engine.credentials import redact
 from engine.events import RetryPolicy
+from engine.interrupts import interrupted_status, no_more_interrupts
 from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.monitor import SystemMonitor
 from engine.session import Session
 from engine.sources import ParsedInput, Rejected, read_sources
-from engine.store import DATA_DIR_ENV, JobStore, StoreError, default_data_dir
+from engine.store import DATA_DIR_ENV, JobStore, StoreBusy, StoreError, default_data_dir
 from engine.terminal import LiveProgress, format_duration
 from engine.transfer import human_bytes
 from engine.workers import stop_process_helpers
 
 TICK = 0.2
 _Number = TypeVar("_Number", int, float)
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_ENGINE = 3  # Parafetch itself could not go on: its data folder is in use, or its queue cannot be written
 
 
 def positive_int(text: str) -> int:
@@ -111,6 +114,9 @@ def open_store(data_dir: str | None) -> JobStore:
     """The job store, or SystemExit(2) with a message when it cannot be opened."""
     try:
         return JobStore(data_dir)
+    except StoreBusy as exc:
+        print(f"parafetch: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_ENGINE) from exc
     except (OSError, sqlite3.Error, StoreError) as exc:
         print(
             f"parafetch: cannot open the job store in {data_dir or default_data_dir()}: {exc}",
@@ -135,28 +141,28 @@ class Peaks:
 def report_input(parsed: ParsedInput, out: TextIO) -> None:
     for rejected in parsed.rejected:
         print(f"parafetch: skipped {rejected}", file=out)
-    for duplicate in parsed.duplicates:
+    for duplicate in parsed.duplicates:  # URLs come with any password masked
         print(f"parafetch: skipped duplicate {duplicate.url} (line {duplicate.line})", file=out)
 
 
 def finished_line(job: Job) -> str:
     if job.state is JobState.DONE:
         return f"done      {job.path}  {human_bytes(job.bytes_done)}"
-    return f"{job.state.value:<9} {job.url}  {job.error or ''}".rstrip()
+    return f"{job.state.value:<9} {job.url}  {redact(job.error or '')}".rstrip()
 
 
 def job_record(job: Job) -> dict[str, Any]:
     elapsed = None
     if job.started_at is not None and job.finished_at is not None:
         elapsed = round(job.finished_at - job.started_at, 3)
-    state = job.state.value if job.state.finished else "cancelled"
+    state = job.state.value if job.state.finished else "interrupted"  # unfinished: the next run resumes it
     return {
         "url": job.url,
         "path": job.path,
         "state": state,
         "bytes": job.bytes_done,
         "sha256": job.sha256,
-        "error": job.error,
+        "error": redact(job.error) if job.error else None,
         "attempts": job.attempts,
         "elapsed_s": elapsed,
     }
@@ -185,37 +191,45 @@ def run_get(args: argparse.Namespace) -> int:
     lines_out = sys.stderr if args.json else sys.stdout
     live = LiveProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
     started = time.monotonic()
-    interrupted = False
+    status: int | None = None
     store = open_store(args.data_dir)
-    retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
-    session = Session(args.mode, args.workers, retry, store=store)
+    try:
+        retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
+        session = Session(args.mode, args.workers, retry, store=store)
+    except BaseException:
+        store.close()
+        raise
     monitor = SystemMonitor(lambda: session.stats().worker_pids)
     peaks = Peaks()
     try:
-        session.add(parsed.entries, args.dest, args.priority)
-        session.start()
         try:
+            session.add(parsed.entries, args.dest, args.priority)
+            session.start()
             while not session.wait(TICK):
                 peaks.update(monitor)
                 _show(session, live, lines_out, started)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as stop:
+            status = interrupted_status(stop)
             print(
                 "\nparafetch: interrupted; partial files are kept: run the same command again to resume",
                 file=sys.stderr,
             )
+        with no_more_interrupts():
             session.shutdown()
-        peaks.update(monitor)
-        _show(session, live, lines_out, started)
+            peaks.update(monitor)
+            _show(session, live, lines_out, started)
     finally:
-        session.shutdown()
-        store.close()
-        stop_process_helpers()
+        with no_more_interrupts():
+            session.shutdown()
+            store.close()
+            stop_process_helpers()
     if live:
         live.clear()
     elapsed = time.monotonic() - started
     jobs = session.jobs()
     _summary(jobs, parsed, elapsed, peaks, session.mode)
+    if session.broken:
+        print(f"parafetch: stopped: {session.broken}", file=sys.stderr)
     if args.json:
         records = [job_record(j) for j in jobs] + [rejected_record(r) for r in parsed.rejected]
         print(
@@ -230,8 +244,10 @@ def run_get(args: argparse.Namespace) -> int:
                 }
             )
         )
-    if interrupted:
-        return EXIT_INTERRUPTED
+    if status is not None:
+        return status
+    if session.broken:
+        return EXIT_ENGINE
     all_done = all(j.state is JobState.DONE for j in jobs) and not parsed.rejected
     return EXIT_OK if all_done else EXIT_FAILED
 

@@ -13,7 +13,6 @@ from typing import TextIO
 
 from engine.cli import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     add_retry_arguments,
@@ -23,6 +22,7 @@ from engine.cli import (
 )
 from engine.compare import ALL_MODES, COLUMNS, ComparisonReport, ModeRun, run_comparison
 from engine.events import RetryPolicy
+from engine.interrupts import EXIT_INTERRUPTED, interrupted_status
 from engine.modes import MODES
 from engine.pipeline import PIPELINE
 from engine.recommend import recommend
@@ -179,10 +179,12 @@ def run_compare(args: argparse.Namespace) -> int:
 
     worker = threading.Thread(target=work, name="compare", daemon=True)
     worker.start()
+    stopped = EXIT_INTERRUPTED
     try:
         while worker.is_alive():
             worker.join(0.2)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        stopped = interrupted_status(stop)
         cancel.set()
         print("\nparafetch: interrupted; stopping the current run", file=sys.stderr)
         worker.join()
@@ -193,7 +195,7 @@ def run_compare(args: argparse.Namespace) -> int:
             )
             return EXIT_FAILED
         if not result or result[0].cancelled:
-            return EXIT_INTERRUPTED
+            return stopped
         report = result[0]
         if csv_out is not None:
             write_csv(csv_out, report.runs)

@@ -17,14 +17,14 @@ class Digester:
 
     Small files are handled inline. From INLINE_BYTES on, a helper thread takes the work, so hashing and
     fsync overlap the network reads and the page-cache writes (hashlib and os.fsync release the GIL).
-    `durable` is the offset proven on disk by the last completed fsync. Call `close()` before the file
-    descriptor is closed.
+    `checkpointed` is (offset, SHA-256 of the bytes before it) as proven on disk by the last completed
+    fsync: what a resume may trust. Call `close()` before the file descriptor is closed.
     """
 
     def __init__(self, digest: hashlib._Hash, fd: int, durable: int,
                  disk_error: Callable[[OSError], Exception]) -> None:
         self.digest = digest
-        self.durable = durable
+        self.checkpointed = (durable, digest.hexdigest() if durable else "")
         self._fd = fd
         self._disk_error = disk_error
         self._inline_bytes = 0
@@ -54,7 +54,16 @@ class Digester:
             os.fsync(self._fd)
         except OSError as exc:
             raise self._disk_error(exc) from exc
-        self.durable = size
+        self.checkpointed = (size, self.digest.copy().hexdigest())
+
+    @property
+    def durable(self) -> int:
+        return self.checkpointed[0]
+
+    def sync_all(self, size: int) -> None:
+        """Finish the queued work, fsync, and record all `size` bytes as durable."""
+        self.close()
+        self.checkpoint(size)
 
     def finish(self) -> None:
         """Wait for everything queued; raises the disk error the helper met, if any."""
@@ -83,7 +92,7 @@ class Digester:
             try:
                 if isinstance(item, int):
                     os.fsync(self._fd)
-                    self.durable = item
+                    self.checkpointed = (item, self.digest.copy().hexdigest())
                 else:
                     self.digest.update(item)
             except OSError as exc:

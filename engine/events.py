@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,12 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs to fetch one job, as plain data."""
+    """Everything a worker needs to fetch one job, as plain data.
+
+    `url` is the URL as shown (any password masked); `credentials` is the user-info the request needs.
+    `durable` bytes of the `.part` were fsynced, and `part_sha256` is their SHA-256: a resume trusts the
+    part only when it still holds exactly those bytes.
+    """
 
     job_id: int
     url: str
@@ -26,6 +31,10 @@ class Task:
     part_path: str | None = None
     validator: str | None = None
     retry: RetryPolicy = RetryPolicy()
+    total: int | None = None
+    durable: int = 0
+    part_sha256: str | None = None
+    credentials: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,37 @@ class Resolved:
 
 
 @dataclass(frozen=True)
+class NameRequest:
+    """A worker asks for a final name and `.part` path in the job's folder before it creates the file;
+    it waits for NameGranted, which comes once the store holds them (a crash never leaves a file the store
+    does not know). With `part_path` given, only the final name is wanted (the reserved one was taken)."""
+
+    job_id: int
+    worker_id: int
+    wanted: str
+    part_path: str | None
+    total: int | None
+    validator: str | None
+
+
+@dataclass(frozen=True)
+class NameGranted:
+    """The session's answer to a NameRequest: the name and part path are recorded; None: do not write."""
+
+    job_id: int
+    name: str | None
+    part_path: str | None
+
+
+@dataclass(frozen=True)
 class Progress:
-    """Bytes written so far for a job, and how many of them are fsynced (at most ~10 reports a second)."""
+    """Bytes written so far for a job, how many of them are fsynced and the SHA-256 of those (at most ~10
+    reports a second)."""
 
     job_id: int
     bytes_done: int
     durable: int = 0
+    durable_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +116,7 @@ class JobFinished:
     bytes_done: int = 0
     sha256: str | None = None
     error: str | None = None
+    part_kept: bool = True  # False: the failure removed the partial file (nothing left to resume)
 
 
 @dataclass(frozen=True)
@@ -102,4 +137,4 @@ class WorkerExited:
     exitcode: int | None
 
 
-Event = JobStarted | Resolved | Progress | Retrying | JobFinished | WorkerStarted | WorkerExited
+Event = JobStarted | Resolved | NameRequest | Progress | Retrying | JobFinished | WorkerStarted | WorkerExited

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import threading
 from dataclasses import dataclass, field
 
 
@@ -43,25 +42,6 @@ def can_move(current: JobState, new: JobState) -> bool:
     return new in _ALLOWED[current]
 
 
-_id_lock = threading.Lock()
-_next_id = 1
-
-
-def next_job_id() -> int:
-    """A process-wide unique job id."""
-    global _next_id
-    with _id_lock:
-        job_id, _next_id = _next_id, _next_id + 1
-    return job_id
-
-
-def skip_ids_below(first_free: int) -> None:
-    """Make new ids start at `first_free` or later (ids already stored must not be handed out again)."""
-    global _next_id
-    with _id_lock:
-        _next_id = max(_next_id, first_free)
-
-
 @dataclass
 class Job:
     """One URL to fetch into one folder, and everything known about it so far."""
@@ -70,7 +50,7 @@ class Job:
     dest_dir: str
     sha256_expected: str | None = None
     priority: int = 0
-    id: int = field(default_factory=next_job_id)
+    id: int = 0  # given by the session (from the store's ids when it has one)
     state: JobState = JobState.QUEUED
     name: str | None = None
     part_path: str | None = None
@@ -89,6 +69,8 @@ class Job:
     finished_at: float | None = None
     next_attempt_at: float | None = None
     resolved: bool = False  # a failed job the person has dealt with: off the Failed list, kept in history
+    part_sha256: str | None = None  # SHA-256 of the part's durable bytes: what a resume must find there
+    credentials: str | None = field(default=None, repr=False)  # the URL's user-info (`url` has it masked)
 
     def move_to(self, new: JobState) -> None:
         """Change state, refusing any change the life of a job does not allow."""

@@ -67,24 +67,30 @@ def _truncate_utf8(name: str, limit: int) -> str:
 
 def sanitize(name: str | None, limit: int = MAX_NAME_BYTES) -> str:
     """A base name safe on Linux, macOS and Windows; never empty, '.', '..' or a reserved device."""
+    return _sanitized(name, limit) or DEFAULT_NAME
+
+
+def _sanitized(name: str | None, limit: int = MAX_NAME_BYTES) -> str | None:
+    """`sanitize` without the default: None when nothing of the name is left to use."""
     if not name:
-        return DEFAULT_NAME
+        return None
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = _FORBIDDEN.sub("_", name)
     name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf"))
     name = name.strip().rstrip(". ").lstrip(".")
-    if not name:
-        return DEFAULT_NAME
+    if not name.strip("_. "):
+        return None  # nothing but separators and stand-ins for unsafe characters
     if name.split(".", 1)[0].upper().rstrip() in _RESERVED:
         name = f"_{name}"
     # Leave room for " (NNN)" and ".part" so every name we derive still fits the limit.
-    return _truncate_utf8(name, limit - len(PART_SUFFIX) - 8) or DEFAULT_NAME
+    return _truncate_utf8(name, limit - len(PART_SUFFIX) - 8) or None
 
 
 def choose_name(content_disposition: str | None, url: str) -> str:
-    """The name to save a response under, before making it unique in its folder."""
-    return sanitize(disposition_filename(content_disposition) or url_filename(url))
+    """The name to save a response under, before making it unique in its folder: the server's name when
+    anything of it is usable, else the URL's, else a fixed default."""
+    return _sanitized(disposition_filename(content_disposition)) or sanitize(url_filename(url))
 
 
 def numbered(name: str, n: int) -> str:
@@ -107,41 +113,51 @@ def inside(folder: Path, name: str) -> Path:
     return target
 
 
+_NUMBERED = re.compile(r"^(?P<stem>.+) \((?P<n>\d+)\)(?P<ext>\.[^.]*)?$")
+
+
+def unnumbered(name: str) -> str:
+    """`name (3).ext` -> `name.ext`: the name to number afresh when a numbered one is taken."""
+    match = _NUMBERED.match(name)
+    return f"{match['stem']}{match['ext'] or ''}" if match else name
+
+
+def free_name(folder: Path, wanted: str, held: set[str]) -> str:
+    """The first of `wanted`, `wanted (1)`, … with no file and no `.part` in the folder and not in `held`
+    (names other jobs have reserved there and not yet written)."""
+    for n in range(10_000):
+        candidate = numbered(wanted, n)
+        if candidate in held:
+            continue
+        final, part = inside(folder, candidate), inside(folder, candidate + PART_SUFFIX)
+        if not (os.path.lexists(final) or os.path.lexists(part)):
+            return candidate
+    raise FileExistsError(errno.EEXIST, "no free name left", str(folder / wanted))
+
+
+class NameTaken(Exception):
+    """The final name reserved for a file was taken by another file before the file could have it."""
+
+
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK}
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def reserve_part(folder: Path, name: str) -> tuple[str, Path]:
-    """Create an empty, new `NAME.part` for a name not yet used in the folder; returns (name, part path)."""
-    for n in range(10_000):
-        candidate = numbered(name, n)
-        final = inside(folder, candidate)
-        part = inside(folder, candidate + PART_SUFFIX)
-        if final.exists() or final.is_symlink():
-            continue
-        try:
-            os.close(os.open(part, _CREATE, 0o644))
-        except FileExistsError:
-            continue
-        return candidate, part
-    raise FileExistsError(errno.EEXIST, "no free name left", str(folder / name))
+def commit_part(part: Path, final: Path) -> None:
+    """Give a complete `.part` its reserved final name, never replacing a file that is there.
 
-
-def commit_part(part: Path, folder: Path, name: str) -> Path:
-    """Give a complete `.part` its final name without ever replacing an existing file."""
-    for n in range(10_000):
-        final = inside(folder, numbered(name, n))
-        try:
-            os.link(part, final, follow_symlinks=False)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
-                raise
-            if final.exists() or final.is_symlink():
-                continue
-            os.rename(part, final)  # no hard links on this file system; Windows' rename never replaces
-            return final
-        os.unlink(part)
-        return final
-    raise FileExistsError(errno.EEXIST, "no free name left", str(folder / name))
+    Raises NameTaken when another file holds the name. A final name that is already the same file as the
+    part (a crash came between the link and the unlink) is finished here.
+    """
+    try:
+        os.link(part, final, follow_symlinks=False)
+    except FileExistsError:
+        if os.path.islink(final) or not os.path.samefile(part, final):
+            raise NameTaken(str(final)) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if os.path.lexists(final):
+            raise NameTaken(str(final)) from None
+        os.rename(part, final)  # no hard links on this file system; Windows' rename never replaces
+        return
+    os.unlink(part)

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from engine.http_client import USER_AGENT
 from engine.modes import MODES
 from engine.pipeline import PIPELINE, PIPELINE_LABEL
-from engine.transfer import USER_AGENT, human_bytes
+from engine.transfer import human_bytes
 
 if TYPE_CHECKING:
     from engine.compare import ComparisonReport, ModeRun

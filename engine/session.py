@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import itertools
+import logging
 import os
 import queue
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.courtesy import COURTESY
 from engine.events import (
     JobFinished,
     JobStarted,
+    NameGranted,
+    NameRequest,
     Progress,
     Resolved,
     Retrying,
@@ -23,15 +30,18 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
-from engine.jobs import Job, JobState, skip_ids_below
+from engine.jobs import Job, JobState
 from engine.modes import MODES, Runner
+from engine.naming import PART_SUFFIX, free_name
+from engine.partfile import discard
 from engine.sources import UrlEntry
 from engine.store import JobStore
-from engine.transfer import discard
 
+log = logging.getLogger("parafetch")
 SPEED_SMOOTHING = 0.3
 IDLE_POLL = 0.1
 SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
+ID_BLOCK = 1024  # job ids taken from the store at a time
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class SessionStats:
     speed: float
     held_back: str | None
     worker_pids: frozenset[int]
+    broken: str | None = None  # why the session stopped on its own (its store cannot be written, say)
 
     @property
     def finished(self) -> int:
@@ -115,9 +126,13 @@ class Session:
         self._restored = restore
         self._unsaved: set[int] = set()
         self._last_save = 0.0
+        self._grants: list[tuple[int, NameGranted]] = []  # answers to send once the store has them
+        self._held_names: dict[str, dict[str, int]] = {}  # folder -> reserved name -> job id
+        self.broken: str | None = None
+        self._ids: Iterator[int] = itertools.count(1)
         if store is not None:
             stored = store.reconcile()
-            skip_ids_below(store.next_id())
+            self._ids = iter(store.reserve_ids(ID_BLOCK))
             for job in stored if restore else ():
                 self._jobs[job.id] = job
                 self._touch(job, save=False)
@@ -139,18 +154,24 @@ class Session:
         return not self._thread.is_alive()
 
     def add(self, entries: Iterable[UrlEntry], dest_dir: str, priority: int = 0) -> list[int]:
-        """Queue URLs for a folder; returns their job ids.
+        """Queue URLs for a folder (made if it is missing); returns their job ids.
 
         A URL already known for that folder is not added twice: an unfinished or failed job is queued
         again (resuming from its partial file), and a done job whose file is still there stays done.
+        The checksum given now is the one that counts: a done file that does not match it is fetched
+        again, and a job queued again checks the new one (or none, if none is given now).
         """
         dest_dir = os.path.abspath(dest_dir)
+        with contextlib.suppress(OSError):  # each job then fails with the reason, when it runs
+            os.makedirs(dest_dir, exist_ok=True)
         ids = []
         with self._lock:
             known = {(j.url, j.dest_dir): j for j in self._jobs.values()}
             for entry in entries:
-                job = self._known(known.get((entry.url, dest_dir)), entry.url, dest_dir)
-                job = job or Job(entry.url, dest_dir, entry.sha256, priority)
+                job = self._known(known.get((entry.url, dest_dir)), entry, dest_dir)
+                if job is None:
+                    job = Job(entry.url, dest_dir, entry.sha256, priority, id=self._next_id(),
+                              credentials=entry.credentials)
                 self._jobs[job.id] = job
                 if job.state is JobState.QUEUED:
                     self._enqueue(job)
@@ -159,20 +180,34 @@ class Session:
         self._wake()
         return ids
 
-    def _known(self, job: Job | None, url: str, dest_dir: str) -> Job | None:
+    def _next_id(self) -> int:
+        """A new job id: from the store's reserved ids (never reused, whatever process asks), else a count."""
+        job_id = next(self._ids, None)
+        if job_id is None:
+            assert self._store is not None
+            self._ids = iter(self._store.reserve_ids(ID_BLOCK))
+            job_id = next(self._ids)
+        return job_id
+
+    def _known(self, job: Job | None, entry: UrlEntry, dest_dir: str) -> Job | None:
         """The existing job for this URL and folder, made ready to run again; None when there is none."""
         if job is None and self._store is not None and not self._restored:
-            job = self._store.find(url, dest_dir)
+            job = self._store.find(entry.url, dest_dir)
         if job is None:
             return None
+        if entry.credentials:
+            job.credentials = entry.credentials  # the newest password wins
         if job.state is JobState.DONE:
-            if job.path and os.path.isfile(job.path) and os.path.getsize(job.path) == job.bytes_done:
+            on_disk = job.path and os.path.isfile(job.path) and os.path.getsize(job.path) == job.bytes_done
+            if on_disk and entry.sha256 in (None, job.sha256):
                 return job
-            return None  # the file is gone: fetch it as a new job
+            return None  # the file is gone, or is not the one asked for now: fetch it as a new job
+        if job.state is JobState.RUNNING:
+            return job
+        job.sha256_expected = entry.sha256
         if job.state in (JobState.FAILED, JobState.CANCELLED):
-            job.attempts, job.error, job.finished_at = 0, None, None
-        if job.state is not JobState.RUNNING:
-            job.move_to(JobState.QUEUED)
+            job.attempts, job.error, job.finished_at, job.resolved = 0, None, None, False
+        job.move_to(JobState.QUEUED)
         return job
 
     def start(self) -> None:
@@ -268,6 +303,7 @@ class Session:
                 sum(self._jobs[i].speed for i in self._active),
                 self._runner.held_back(waiting) if self._running else None,
                 frozenset(self._runner.worker_pids()),
+                self.broken,
             )
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -275,7 +311,7 @@ class Session:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
             sent = self._commands_sent
-            while self._commands_done < sent or not self._settled():
+            while (self._commands_done < sent or not self._settled()) and self._thread.is_alive():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -326,11 +362,14 @@ class Session:
             with self._lock:
                 for item in items:
                     self._handle(item)
-                if self._running:
-                    self._dispatch()
-                self._runner.tick()
-                unsaved = self._unsaved_copies()
-            self._save(unsaved)  # outside the lock: readers and commands never wait for the disk
+                self._step()
+                grants, self._grants = self._grants, []
+                unsaved = self._unsaved_copies(force=bool(grants))
+            # Outside the lock: readers and commands never wait for the disk. A reserved name is answered
+            # only once the store holds it, so no file is ever made that the store does not know.
+            if self._save(unsaved):
+                for worker_id, grant in grants:
+                    self._runner.answer(worker_id, grant)
             with self._lock:
                 if self._settled():
                     self._idle.notify_all()
@@ -348,6 +387,29 @@ class Session:
         self._save(unsaved)
         with self._lock:
             self._idle.notify_all()
+
+    def _step(self) -> None:
+        """Start what may start, and escalate stops not honoured in time (under the lock)."""
+        try:
+            if self._running:
+                self._dispatch()
+            self._runner.tick()
+        except Exception as exc:  # a mode that cannot start a worker, say: stop rather than spin
+            log.exception("the session could not run its workers")
+            self._break(f"could not run the downloads: {type(exc).__name__}: {exc}")
+
+    def _break(self, reason: str) -> None:
+        """Stop the whole run, for a reason that no single job explains (under the lock)."""
+        if self.broken is None:
+            self.broken = reason
+        self._running = False
+        self._closing = True
+        for job in self._jobs.values():
+            if job.state is JobState.RUNNING:
+                self._stopping[job.id] = "requeue"
+                self._runner.stop_job(job.id, "pause")
+        self._grants.clear()
+        self._idle.notify_all()
 
     def _touch(self, job: Job, save: bool = True) -> None:
         """Mark a job changed: for the next `changes()`, and (unless only its speed moved) for the store.
@@ -384,10 +446,24 @@ class Session:
         self._last_save = now
         return jobs
 
-    def _save(self, jobs: list[Job]) -> None:
-        """Write jobs to the store in one transaction (only the session thread writes: saves keep order)."""
-        if jobs and self._store is not None:
+    def _save(self, jobs: list[Job]) -> bool:
+        """Write jobs to the store in one transaction (only the session thread writes: saves keep order).
+
+        False when it could not: the session is then broken, and stops the run (nothing is done that the
+        store would not know about).
+        """
+        if self._store is None or self.broken is not None:
+            return self.broken is None
+        if not jobs:
+            return True
+        try:
             self._store.save_many(jobs)
+        except (sqlite3.Error, OSError, OverflowError, ValueError) as exc:
+            log.error("cannot write the job store %s: %s", self._store.path, exc)
+            with self._lock:
+                self._break(f"cannot write the job queue in {self._store.data_dir}: {exc}")
+            return False
+        return True
 
     def _settled(self) -> bool:
         running = self._counts[JobState.RUNNING]
@@ -396,15 +472,40 @@ class Session:
         )
 
     def _handle(self, item: Any) -> None:
+        """Apply one command or worker event; whatever goes wrong fails only the job it is about."""
         if item is None:
             return
         if callable(item):
-            item()
-            self._commands_done += 1
+            try:
+                item()
+            except Exception:
+                log.exception("a command to the session failed")
+            finally:
+                self._commands_done += 1
             return
         handler = self._HANDLERS.get(type(item))
-        if handler:
+        if handler is None:
+            return
+        try:
             handler(self, item)
+        except Exception as exc:
+            log.exception("the session could not apply %r", item)
+            self._internal_error(item, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _internal_error(self, event: Any, message: str) -> None:
+        """Fail the job an event was about; its worker is asked to stop (a late answer is ignored)."""
+        job = self._jobs.get(getattr(event, "job_id", -1))
+        if isinstance(event, NameRequest):
+            self._grants.append((event.worker_id, NameGranted(event.job_id, None, None)))
+        if job is None or job.state.finished:
+            return
+        if job.state is JobState.RUNNING:
+            self._runner.stop_job(job.id, "pause")
+        self._stopping.pop(job.id, None)
+        self._release_name(job)
+        job.move_to(JobState.FAILED)
+        job.error, job.speed, job.finished_at = message, 0.0, time.monotonic()
+        self._touch(job)
 
     def _dispatch(self) -> None:
         capacity = self._runner.capacity()
@@ -428,6 +529,10 @@ class Session:
                     job.part_path,
                     job.validator,
                     self.retry,
+                    job.total,
+                    job.durable_bytes,
+                    job.part_sha256,
+                    job.credentials,
                 )
             )
             capacity -= 1
@@ -477,7 +582,7 @@ class Session:
             job.move_to(JobState.CANCELLED)
             job.finished_at = time.monotonic()
             discard(job.part_path)
-            job.part_path, job.durable_bytes = None, 0
+            job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif job.state is JobState.RUNNING:
             self._stopping[job.id] = "cancel"
             self._runner.stop_job(job.id, "cancel")
@@ -507,6 +612,7 @@ class Session:
             return
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             discard(job.part_path)
+        self._release_name(job)
         del self._jobs[job_id]
         self._untally(job_id)
         self._dirty.discard(job_id)
@@ -526,6 +632,42 @@ class Session:
         job.next_attempt_at = None
         self._touch(job)
 
+    def _on_name_request(self, event: NameRequest) -> None:
+        """Reserve a final name (and `.part` path) in the job's folder; the answer goes out after the save."""
+        job = self._jobs.get(event.job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            self._grants.append((event.worker_id, NameGranted(event.job_id, None, None)))
+            return
+        held = self._names_in(job.dest_dir)
+        self._release_name(job)
+        folder = Path(job.dest_dir)
+        name = free_name(folder, event.wanted, set(held))
+        held[name] = job.id
+        part_path = event.part_path or str(folder / (name + PART_SUFFIX))
+        job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
+        if event.part_path is None:
+            job.bytes_done = job.durable_bytes = 0
+            job.part_sha256 = None
+        self._touch(job)
+        self._grants.append((event.worker_id, NameGranted(job.id, name, part_path)))
+
+    def _names_in(self, dest_dir: str) -> dict[str, int]:
+        """Names reserved in a folder by jobs not yet finished (read from the store the first time)."""
+        held = self._held_names.get(dest_dir)
+        if held is None:
+            held = {j.name: j.id for j in self._jobs.values()
+                    if j.dest_dir == dest_dir and j.name and not j.state.finished}
+            if self._store is not None and not self._restored:
+                for name in self._store.names_held(dest_dir):
+                    held.setdefault(name, 0)  # a job of an earlier run, not in this session
+            self._held_names[dest_dir] = held
+        return held
+
+    def _release_name(self, job: Job) -> None:
+        held = self._held_names.get(job.dest_dir)
+        if held is not None and job.name is not None and held.get(job.name) == job.id:
+            del held[job.name]
+
     def _on_resolved(self, event: Resolved) -> None:
         job = self._jobs.get(event.job_id)
         if job is None:
@@ -537,6 +679,8 @@ class Session:
             event.validator,
         )
         job.bytes_done = job.durable_bytes = event.offset
+        if event.offset == 0:
+            job.part_sha256 = None
         self._rate_samples[job.id] = (time.monotonic(), event.offset)
         self._touch(job)
 
@@ -552,7 +696,8 @@ class Session:
         self._rate_samples[job.id] = (now, event.bytes_done)
         job.bytes_done = event.bytes_done
         durable_moved = event.durable > job.durable_bytes
-        job.durable_bytes = max(job.durable_bytes, event.durable)
+        if durable_moved:
+            job.durable_bytes, job.part_sha256 = event.durable, event.durable_sha256
         self._touch(job, save=durable_moved)
 
     def _on_retrying(self, event: Retrying) -> None:
@@ -569,8 +714,8 @@ class Session:
     def _on_finished(self, event: JobFinished) -> None:
         self._runner.job_finished(event.worker_id)
         job = self._jobs.get(event.job_id)
-        if job is None:
-            return
+        if job is None or job.state is not JobState.RUNNING:
+            return  # forgotten, or already failed by the session itself
         job.attempts = event.attempts
         outcome = event.outcome
         if outcome in ("paused", "pause", "cancel", "cancelled"):
@@ -578,7 +723,13 @@ class Session:
         if outcome == "done":
             job.path, job.sha256 = event.path, event.sha256
             job.bytes_done = job.durable_bytes = event.bytes_done
-            job.part_path = None
+            job.part_path, job.part_sha256 = None, None
+        elif outcome == "failed":
+            if event.part_kept:
+                job.bytes_done = job.durable_bytes
+            else:  # the partial file was removed with the failure
+                job.part_path, job.part_sha256 = None, None
+                job.bytes_done = job.durable_bytes = 0
         self._settle(job, outcome, event.error)
 
     def _on_worker_exited(self, event: WorkerExited) -> None:
@@ -600,12 +751,13 @@ class Session:
         elif outcome in ("cancel", "cancelled"):
             job.move_to(JobState.CANCELLED)
             discard(job.part_path)
-            job.part_path, job.durable_bytes = None, 0
+            job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         else:
             job.move_to(JobState.DONE if outcome == "done" else JobState.FAILED)
             job.error = error
         if job.state.finished:
             job.finished_at = time.monotonic()
+            self._release_name(job)
         self._touch(job)
         if job.state is JobState.FAILED and self._store is not None and error:
             self._store.add_error(job.id, job.attempts, error)
@@ -615,6 +767,7 @@ class Session:
 
     _HANDLERS: ClassVar[dict[type, Callable[[Session, Any], None]]] = {
         JobStarted: _on_started,
+        NameRequest: _on_name_request,
         Resolved: _on_resolved,
         Progress: _on_progress,
         Retrying: _on_retrying,

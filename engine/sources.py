@@ -9,20 +9,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from engine.credentials import redact, split_credentials
+
 SUPPORTED_SCHEMES = ("http", "https")
-_SEPARATORS = re.compile(r"[\s,]+")
+# Whitespace separates URLs; a comma only where a space, a scheme or the end of the line follows it, so a
+# comma inside a URL (`/f/a,b.bin`) stays part of it.
+_SEPARATORS = re.compile(r"\s+|,(?=\s|[A-Za-z][A-Za-z0-9+.\-]*://|$)")
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _SHA256 = re.compile(r"sha256=([0-9a-fA-F]*)$")
 
 
 @dataclass(frozen=True)
 class UrlEntry:
-    """A URL to fetch, with an optional expected SHA-256 and the line it came from."""
+    """A URL to fetch, with an optional expected SHA-256 and the line it came from.
+
+    `url` has any password masked (`http://alice:***@host/…`): it is what is shown, logged and stored.
+    The user-info itself is in `credentials`, which no repr or comparison shows.
+    """
 
     url: str
     sha256: str | None = None
     line: int = 0
     source: str = ""
+    credentials: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -97,39 +106,74 @@ def parse_text(text: str, source: str = "") -> ParsedInput:
     seen: set[str] = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         tokens = [t for t in _SEPARATORS.split(_COMMENT.sub("", raw).strip()) if t]
-        index = 0
-        while index < len(tokens):
-            token = tokens[index]
-            index += 1
-            digest: str | None = None
-            if index < len(tokens) and tokens[index].lower().startswith("sha256="):
-                match = _SHA256.match(tokens[index].lower())
-                index += 1
-                if not match or len(match.group(1)) != 64:
-                    result.rejected.append(
-                        Rejected(token, "sha256= must be followed by 64 hexadecimal digits", number, source)
-                    )
-                    continue
-                digest = match.group(1)
-            if token.lower().startswith("sha256="):
-                result.rejected.append(Rejected(token, "a checksum with no URL before it", number, source))
-                continue
-            reason = check_url(token)
-            if reason:
-                result.rejected.append(Rejected(token, reason, number, source))
-                continue
-            entry = UrlEntry(token, digest, number, source)
-            if token in seen:
-                result.duplicates.append(entry)
-            else:
-                seen.add(token)
-                result.entries.append(entry)
+        _take(tokens, number, source, result, seen)
     return result
+
+
+def parse_arguments(arguments: Iterable[str]) -> ParsedInput:
+    """Command-line arguments: each one is a single URL (commas and spaces included), optionally followed
+    by a `sha256=HEX` argument; the line number is the argument's position."""
+    result = ParsedInput()
+    seen: set[str] = set()
+    for number, argument in enumerate(arguments, start=1):
+        follows_url = bool(result.entries) and result.entries[-1].line == number - 1
+        if argument.lower().startswith("sha256=") and follows_url:
+            _attach_digest(argument, number, "argument", result)
+            continue
+        _take([argument.strip()], number, "argument", result, seen)
+    return result
+
+
+def _attach_digest(token: str, number: int, source: str, result: ParsedInput) -> None:
+    """A `sha256=` argument after a URL argument: give the URL its checksum, or refuse both."""
+    entry = result.entries.pop()
+    digest = _digest(token)
+    if digest is None:
+        result.rejected.append(Rejected(entry.url, _BAD_DIGEST, entry.line, source))
+        return
+    result.entries.append(UrlEntry(entry.url, digest, entry.line, source, entry.credentials))
+
+
+_BAD_DIGEST = "sha256= must be followed by 64 hexadecimal digits"
+
+
+def _digest(token: str) -> str | None:
+    match = _SHA256.match(token.lower())
+    return match.group(1) if match and len(match.group(1)) == 64 else None
+
+
+def _take(tokens: list[str], number: int, source: str, result: ParsedInput, seen: set[str]) -> None:
+    """Turn one line's tokens into entries, refusals and duplicates (a `sha256=` token follows its URL)."""
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        shown, credentials = split_credentials(token)
+        digest: str | None = None
+        if index < len(tokens) and tokens[index].lower().startswith("sha256="):
+            digest = _digest(tokens[index])
+            index += 1
+            if digest is None:
+                result.rejected.append(Rejected(redact(shown), _BAD_DIGEST, number, source))
+                continue
+        if token.lower().startswith("sha256="):
+            result.rejected.append(Rejected(token, "a checksum with no URL before it", number, source))
+            continue
+        reason = check_url(token)
+        if reason:
+            result.rejected.append(Rejected(redact(shown), reason, number, source))
+            continue
+        entry = UrlEntry(shown, digest, number, source, credentials)
+        if shown in seen:
+            result.duplicates.append(entry)
+        else:
+            seen.add(shown)
+            result.entries.append(entry)
 
 
 def read_sources(urls: Iterable[str] = (), files: Iterable[str] = ()) -> ParsedInput:
     """Gather URLs from the command line and from list files ('-' reads standard input)."""
-    result = parse_text("\n".join(urls), "argument")
+    result = parse_arguments(urls)
     for name in files:
         if name == "-":
             result.extend(parse_text(sys.stdin.read(), "stdin"))

@@ -1,38 +1,40 @@
-"""Fetching one URL into one file: streaming, resume, redirects, checks and an atomic finish."""
+"""Fetching one URL into one file: resume only what is proven, check every answer, finish atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import errno
 import hashlib
 import os
 import re
 import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
 
 import requests
 import urllib3
 
+from engine.credentials import basic_auth, without_userinfo
 from engine.digester import Digester
-from engine.errors import TransferError, permanent, retryable
+from engine.errors import disk_error, permanent, retryable
 from engine.events import Event, Progress, Resolved, Task
-from engine.naming import choose_name, commit_part, reserve_part
+from engine.http_client import (
+    READ_TIMEOUT,
+    JobCookies,
+    open_url,
+    status_error,
+    validator,
+)
+from engine.naming import PART_SUFFIX, NameTaken, choose_name, commit_part, free_name, inside, unnumbered
+from engine.partfile import PartFile
 
 CHUNK = 1 << 20
 PROGRESS_EVERY = 0.1
 CHECKPOINT_EVERY = 1.0  # seconds between fsyncs: at most this much data is fetched twice after a crash
 LOW_SPEED_LIMIT = 1024  # bytes per second...
 LOW_SPEED_TIME = 60.0  # ...sustained this long means the server is too slow: retry
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 30.0
-MAX_REDIRECTS = 10
-USER_AGENT = "Parafetch/0.1"
+MAX_FILE_BYTES = 1 << 60  # 1 EiB: a server declaring more is not believed (nor would it fit the store)
+NAME_TRIES = 100  # reservations in a row that another file beat us to, before giving up
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)")
 _NETWORK_ERRORS = (
@@ -44,6 +46,8 @@ _NETWORK_ERRORS = (
 
 StopCheck = Callable[[], str | None]
 Emit = Callable[[Event], None]
+# (wanted name, part path to keep or None, total, validator) -> (name, part path), once the store has them.
+Reserve = Callable[[str, str | None, int | None, str | None], tuple[str, str]]
 
 
 class Stopped(Exception):
@@ -56,16 +60,24 @@ class Stopped(Exception):
 
 @dataclass
 class FileState:
-    """What is known about a job's file across attempts: its name, partial data and validator."""
+    """What is known about a job's file across attempts: its name, what of its `.part` is proven on disk
+    (`durable` bytes whose SHA-256 is `durable_sha256`), the file's validator and size, its cookies."""
 
     name: str | None = None
     part_path: str | None = None
     validator: str | None = None
     total: int | None = None
+    durable: int = 0
+    durable_sha256: str | None = None
+    cookies: JobCookies = field(default_factory=JobCookies)
 
     @classmethod
     def of(cls, task: Task) -> FileState:
-        return cls(task.name, task.part_path, task.validator)
+        return cls(task.name, task.part_path, task.validator, task.total, task.durable, task.part_sha256)
+
+    def forget_part(self) -> None:
+        """The part file is gone: the next attempt starts from nothing (its reserved name is kept)."""
+        self.durable, self.durable_sha256 = 0, None
 
 
 @dataclass(frozen=True)
@@ -77,29 +89,6 @@ class Fetched:
     sha256: str
 
 
-def new_http_session() -> requests.Session:
-    """An HTTP session for one worker: identity encoding, bounded redirects, keep-alive."""
-    http = requests.Session()
-    http.max_redirects = MAX_REDIRECTS
-    http.headers.update({"Accept-Encoding": "identity", "User-Agent": USER_AGENT})
-    http.trust_env = environment_has_http_settings()
-    return http
-
-
-def environment_has_http_settings() -> bool:
-    """True when proxy or CA-bundle variables or a .netrc file are there for requests to honour.
-
-    requests re-reads them on every request when `trust_env` is set, which costs about 1 ms per file on
-    a list of small files; with nothing to read, that time is saved.
-    """
-    if urllib.request.getproxies_environment():
-        return True
-    if any(os.environ.get(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")):
-        return True
-    home = Path.home()
-    return any((home / name).exists() for name in (".netrc", "_netrc"))
-
-
 def human_bytes(n: float) -> str:
     """1536 -> '1.5 KiB'."""
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -109,212 +98,191 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def unrecorded_reserve(folder: Path) -> Reserve:
+    """A Reserve for a fetch outside any session (a benchmark, a probe): names are checked against the
+    folder only, and nothing records them."""
+
+    def reserve(wanted: str, part_path: str | None, *_: object) -> tuple[str, str]:
+        name = free_name(folder, wanted, set())
+        return name, part_path or str(folder / (name + PART_SUFFIX))
+
+    return reserve
+
+
+def fetch(
+    task: Task, state: FileState, http: requests.Session, stop: StopCheck, emit: Emit, reserve: Reserve
+) -> Fetched:
+    """One attempt at a job: resume what `state` proves, stream to `.part`, verify, rename."""
+    if not os.path.isdir(task.dest_dir):
+        raise permanent(f"the destination folder {task.dest_dir} is missing (deleted or unmounted?)")
+    opened = None
+    if state.part_path and state.validator:
+        opened = PartFile.reopen(state.part_path, state.durable, state.durable_sha256)
+    part, digest = opened if opened else (None, hashlib.sha256())
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+        url, auth = without_userinfo(task.url), basic_auth(task.credentials)
+        response, offset = _request(http, url, auth, state, state.durable if part else 0)
+        with response:
+            if response.status_code == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
+                assert part is not None  # only a resume keeps a 416 (the file is all here)
+                part.truncate(offset)
+                part.sync()
+                return _finish(task, state, part, offset, digest, reserve)
+            if response.status_code >= 400:
+                raise status_error(response)
+            total = _declared_total(response)
+            if part is None:
+                part = _new_part(state, response, total, reserve)
+            part.truncate(offset)
+            if offset == 0:
+                digest = hashlib.sha256()
+                state.forget_part()
+            state.total, state.validator = total, validator(response)
+            emit(Resolved(task.job_id, str(state.name), part.path, total, state.validator, offset))
+            size = _receive(task.job_id, state, part, response, offset, digest, stop, emit)
+        if total is not None and size != total:
+            raise retryable(f"connection closed early: received {human_bytes(size)} of {human_bytes(total)}")
+        return _finish(task, state, part, size, digest, reserve)
+    finally:
+        if part is not None:
+            part.close()
 
 
-def _status_error(response: requests.Response) -> TransferError:
-    code = response.status_code
-    try:
-        phrase = HTTPStatus(code).phrase
-    except ValueError:
-        phrase = response.reason or "error"
-    message = f"server answered HTTP {code} {phrase}"
-    if code == 429 or code >= 500:
-        return retryable(message, retry_after_seconds(response.headers.get("Retry-After")))
-    return permanent(message)
+def _request(
+    http: requests.Session, url: str, auth: tuple[str, str] | None, state: FileState, offset: int
+) -> tuple[requests.Response, int]:
+    """Ask for the file from `offset`; returns the answer and the offset its body starts at.
 
-
-def _request_error(exc: Exception, url: str) -> TransferError:
-    """Translate what requests raises before a response into a kind and a sentence."""
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return permanent(f"more than {MAX_REDIRECTS} redirects")
-    if isinstance(exc, requests.exceptions.InvalidSchema):
-        return permanent("redirected to an unsupported scheme (only http and https are followed)")
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return permanent(f"malformed URL: {exc}")
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return retryable(f"timed out connecting to {urllib3.util.parse_url(url).host}")
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return retryable(f"server did not answer within {READ_TIMEOUT:.0f} s")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = str(exc).lower()
-        if "more than 100 headers" in text or "line too long" in text or "linetoolong" in text:
-            return permanent("server sent an oversized header block (refused)")
-        if "refused" in text:
-            return retryable(f"connection refused by {urllib3.util.parse_url(url).host}")
-        if "resolve" in text or "name or service" in text:
-            return retryable(f"could not find host {urllib3.util.parse_url(url).host}")
-        return retryable("connection failed or was reset")
-    return retryable(f"network error: {exc}")
-
-
-def disk_error(exc: OSError, what: str) -> TransferError:
-    """A file-system failure as a permanent error a person can act on."""
-    if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", -1):
-        return permanent(f"disk full while {what}")
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return permanent(f"permission denied while {what}")
-    if exc.errno == errno.EROFS:
-        return permanent(f"read-only file system while {what}")
-    if exc.errno == errno.EFBIG:
-        return permanent(f"file too large for this file system while {what}")
-    if exc.errno == errno.ENOENT:
-        return permanent(f"the destination folder is gone (deleted or unmounted?) while {what}")
-    return permanent(f"{exc.strerror or exc} while {what}")
-
-
-def _validator(response: requests.Response) -> str | None:
-    etag = response.headers.get("ETag")
-    if etag and not etag.startswith("W/"):
-        return etag
-    return response.headers.get("Last-Modified")
-
-
-def _part_size(state: FileState) -> int:
-    """Bytes we may resume from: only with a validator, so a changed file is never spliced."""
-    if not state.part_path or not state.validator:
-        return 0
-    try:
-        return os.stat(state.part_path, follow_symlinks=False).st_size
-    except FileNotFoundError:
-        return 0
-
-
-def _open(http: requests.Session, url: str, offset: int, validator: str | None) -> requests.Response:
-    headers = {}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-        if validator:
-            headers["If-Range"] = validator
-    try:
-        return http.get(url, headers=headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-    except requests.exceptions.RequestException as exc:
-        raise _request_error(exc, url) from exc
-
-
-def _hash_prefix(path: str, length: int) -> hashlib._Hash:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while length > 0:
-            block = handle.read(min(CHUNK, length))
-            if not block:
-                break
-            digest.update(block)
-            length -= len(block)
-    return digest
-
-
-def fetch(task: Task, state: FileState, http: requests.Session, stop: StopCheck, emit: Emit) -> Fetched:
-    """One attempt at a job: resume what `state` allows, stream to `.part`, verify, rename."""
-    folder = Path(task.dest_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise disk_error(exc, f"creating folder {folder}") from exc
-    offset = _part_size(state)
-    response = _open(http, task.url, offset, state.validator)
-    with response:
-        if offset and response.status_code == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
-            match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
-            if match and int(match.group(1)) == offset and state.total in (None, offset):
-                return _finish(task, state, offset, _hash_prefix(str(state.part_path), offset), folder)
-            offset = 0  # the range was refused for a reason we cannot trust: start over
+    A resume is kept only when the answer continues exactly this file: a 206 for the range asked, with
+    the same total, the same validator and the right end, or a 416 that says the file is all here.
+    Anything else from a range request starts the file over (a 200 already is the whole file).
+    """
+    headers = {"Range": f"bytes={offset}-", "If-Range": str(state.validator)} if offset else {}
+    response = open_url(http, url, auth, state.cookies, headers)
+    status = response.status_code
+    if not offset:
+        if status == HTTPStatus.PARTIAL_CONTENT:
             response.close()
-            response = _open(http, task.url, 0, None)
-        if response.status_code >= 400:
-            raise _status_error(response)
-        total = _declared_total(response, offset)
-        if response.status_code != HTTPStatus.PARTIAL_CONTENT:
-            offset = 0  # a 200 to a range request means the server restarted the body
-        if state.part_path is None or state.name is None:
-            wanted = choose_name(response.headers.get("Content-Disposition"), response.url)
-            try:
-                state.name, part = reserve_part(folder, wanted)
-            except OSError as exc:
-                raise disk_error(exc, f"creating {wanted}.part in {folder}") from exc
-            state.part_path = str(part)
-        state.total, state.validator = total, _validator(response)
-        emit(Resolved(task.job_id, state.name, state.part_path, total, state.validator, offset))
-        digest = _hash_prefix(state.part_path, offset) if offset else hashlib.sha256()
-        size = _receive(task, state, response, offset, digest, stop, emit)
-    if total is not None and size != total:
-        raise retryable(f"connection closed early: received {human_bytes(size)} of {human_bytes(total)}")
-    return _finish(task, state, size, digest, folder)
+            raise retryable("server sent part of the file when asked for all of it")
+        return response, 0
+    if status == HTTPStatus.PARTIAL_CONTENT and _continues(response, offset, state):
+        return response, offset
+    if status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE and _all_here(response, offset, state):
+        return response, offset
+    if status in (HTTPStatus.PARTIAL_CONTENT, HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE):
+        response.close()
+        return _request(http, url, auth, state, 0)
+    return response, 0
 
 
-def _declared_total(response: requests.Response, offset: int) -> int | None:
-    """The full size of the file from Content-Range (206) or Content-Length (200)."""
-    if response.status_code == HTTPStatus.PARTIAL_CONTENT:
-        match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-        if not match or int(match.group(1)) != offset:
-            raise retryable("server sent a different range than asked for")
-        return None if match.group(3) == "*" else int(match.group(3))
+def _continues(response: requests.Response, offset: int, state: FileState) -> bool:
+    """True when a 206 is the rest of the same file: the range asked for, to its end, same total and
+    validator (a server ignoring If-Range sends another version's bytes under a 206)."""
+    match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    if not match:
+        return False
+    start, end = int(match.group(1)), int(match.group(2))
+    declared = None if match.group(3) == "*" else int(match.group(3))
+    if start != offset or (state.total is not None and declared != state.total):
+        return False
+    if declared is not None and end != declared - 1:
+        return False
     length = response.headers.get("Content-Length")
-    return int(length) if length and length.isdigit() else None
+    if length is not None and (not length.isdigit() or int(length) != end - start + 1):
+        return False
+    return validator(response) == state.validator
 
 
-_WRITE_FLAGS = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+def _all_here(response: requests.Response, offset: int, state: FileState) -> bool:
+    """True when a 416 says the file is exactly the `offset` bytes we have."""
+    match = _UNSATISFIED_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    return match is not None and int(match.group(1)) == offset and state.total in (None, offset)
+
+
+def _declared_total(response: requests.Response) -> int | None:
+    """The full size of the file from Content-Range (206) or Content-Length (200), if it is believable."""
+    if response.status_code == HTTPStatus.PARTIAL_CONTENT:
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+        text = match.group(3) if match else "*"
+    else:
+        text = response.headers.get("Content-Length", "").strip()
+    if not text.isdigit():
+        return None
+    total = int(text)
+    if total > MAX_FILE_BYTES:
+        raise permanent(f"server declared a size of {text} bytes, more than any file Parafetch accepts")
+    return total
+
+
+def _new_part(state: FileState, response: requests.Response, total: int | None, reserve: Reserve) -> PartFile:
+    """A new, empty `.part`: at the path already reserved for the job (whatever is there now is not the
+    part it wrote), else at a name reserved in the store first (one that another file took meanwhile is
+    given up and the next one reserved)."""
+    if state.part_path is not None:
+        return PartFile.recreate(state.part_path)
+    wanted = choose_name(response.headers.get("Content-Disposition"), response.url)
+    for _ in range(NAME_TRIES):
+        name, part_path = reserve(wanted, None, total, validator(response))
+        try:
+            part = PartFile.create(part_path)
+        except FileExistsError:
+            continue
+        state.name, state.part_path = name, part_path
+        return part
+    raise permanent(f"no free name for {wanted} in the destination folder")
 
 
 def _receive(
-    task: Task,
+    job_id: int,
     state: FileState,
+    part: PartFile,
     response: requests.Response,
     offset: int,
     digest: hashlib._Hash,
     stop: StopCheck,
     emit: Emit,
 ) -> int:
-    """Stream the body into the part file from `offset`; returns bytes on disk."""
-    assert state.part_path is not None
-    try:
-        fd = os.open(state.part_path, _WRITE_FLAGS | os.O_CREAT, 0o644)
-        os.ftruncate(fd, offset)
-        os.lseek(fd, offset, os.SEEK_SET)
-    except OSError as exc:
-        raise disk_error(exc, f"opening {state.part_path}") from exc
+    """Stream the body into the part from `offset`; returns bytes on disk (all fsynced)."""
     pace = _Pace(offset)
-    with os.fdopen(fd, "wb", buffering=0) as out:
-        digester = Digester(digest, fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
-        try:
-            while True:
-                action = stop()
-                if action:
-                    digester.close()
-                    _stop(out, state, action, task.job_id, pace.size, emit)
-                try:
-                    chunk = response.raw.read1(CHUNK, decode_content=False)
-                except _NETWORK_ERRORS as exc:
-                    digester.close()
-                    _sync(out)
-                    emit(Progress(task.job_id, pace.size, pace.size))
-                    raise retryable(_lost_message(exc, pace.size, state.total)) from exc
-                if not chunk:
-                    break
-                _write(out, chunk)
-                digester.add(chunk)
-                pace.size += len(chunk)
-                if pace.report_due():
-                    if pace.checkpoint_due():
-                        digester.checkpoint(pace.size)
-                    emit(Progress(task.job_id, pace.size, digester.durable))
-                    pace.check_speed()
-            digester.finish()
-        finally:
-            digester.close()
-        _sync(out)
-    emit(Progress(task.job_id, pace.size, pace.size))
+    digester = Digester(digest, part.fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
+
+    def report() -> None:
+        emit(Progress(job_id, pace.size, *digester.checkpointed))
+
+    try:
+        while True:
+            action = stop()
+            if action == "cancel":
+                digester.close()
+                part.discard()
+                state.forget_part()
+                raise Stopped(action)
+            if action:
+                digester.sync_all(pace.size)
+                report()
+                raise Stopped(action)
+            try:
+                chunk = response.raw.read1(CHUNK, decode_content=False)
+            except _NETWORK_ERRORS as exc:
+                digester.sync_all(pace.size)
+                report()
+                raise retryable(_lost_message(exc, pace.size, state.total)) from exc
+            if not chunk:
+                break
+            part.write(chunk)
+            digester.add(chunk)
+            pace.size += len(chunk)
+            if pace.report_due():
+                if pace.checkpoint_due():
+                    digester.checkpoint(pace.size)
+                report()
+                pace.check_speed()
+        digester.sync_all(pace.size)
+    finally:
+        digester.close()
+        if part.fd >= 0:
+            state.durable, state.durable_sha256 = digester.checkpointed
+    report()
     return pace.size
 
 
@@ -361,56 +329,35 @@ def _lost_message(exc: BaseException, size: int, total: int | None) -> str:
     return f"connection lost after {human_bytes(size)}{of}"
 
 
-def _write(out: BinaryIO, chunk: bytes) -> None:
-    try:
-        view = memoryview(chunk)
-        while view:
-            written = out.write(view)
-            view = view[written or 0 :]
-    except OSError as exc:
-        raise disk_error(exc, "writing") from exc
-
-
-def _sync(out: BinaryIO) -> None:
-    try:
-        os.fsync(out.fileno())
-    except OSError as exc:
-        raise disk_error(exc, "saving data to disk") from exc
-
-
-def _stop(out: BinaryIO, state: FileState, action: str, job_id: int, size: int, emit: Emit) -> None:
-    """Leave the part file ready to resume (pause) or remove it (cancel), then unwind."""
-    if action == "cancel":
-        out.close()
-        discard(state.part_path)
-    else:
-        _sync(out)
-        emit(Progress(job_id, size, size))
-    raise Stopped(action)
-
-
-def discard(part_path: str | None) -> None:
-    """Remove a partial file if it is there."""
-    if part_path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(part_path)
-
-
-def _finish(task: Task, state: FileState, size: int, digest: hashlib._Hash, folder: Path) -> Fetched:
-    """Check the checksum, then give the part its final name atomically."""
-    assert state.part_path is not None and state.name is not None
+def _finish(
+    task: Task, state: FileState, part: PartFile, size: int, digest: hashlib._Hash, reserve: Reserve
+) -> Fetched:
+    """Check the checksum, then give the part its reserved final name atomically."""
+    assert state.name is not None
     actual = digest.hexdigest()
     if task.sha256_expected and actual != task.sha256_expected.lower():
-        discard(state.part_path)
-        state.part_path = None
+        part.discard()
+        state.forget_part()
         raise permanent(
             f"checksum mismatch: expected sha256 {task.sha256_expected[:12]}…, got {actual[:12]}…"
         )
+    part.close()
+    folder = Path(task.dest_dir)
+    for _ in range(NAME_TRIES):
+        final = inside(folder, state.name)
+        try:
+            commit_part(Path(part.path), final)
+            break
+        except NameTaken:  # another file took the name since it was reserved: reserve the next one
+            state.name, _ = reserve(unnumbered(state.name), part.path, state.total, state.validator)
+        except OSError as exc:
+            raise disk_error(exc, "renaming the finished file") from exc
+    else:
+        raise permanent(f"no free name for {state.name} in the destination folder")
     try:
-        final = commit_part(Path(state.part_path), folder, state.name)
         _sync_folder(folder)
     except OSError as exc:
-        raise disk_error(exc, "renaming the finished file") from exc
+        raise disk_error(exc, "saving the folder to disk") from exc
     return Fetched(str(final), size, actual)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.connection
 import os
 import random
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import RawArray
@@ -17,12 +19,27 @@ from typing import Any
 import requests
 
 from engine.errors import TransferError
-from engine.events import Event, JobFinished, JobStarted, Retrying, Task, WorkerStarted
-from engine.transfer import FileState, Stopped, fetch, new_http_session
+from engine.events import (
+    Event,
+    JobFinished,
+    JobStarted,
+    NameGranted,
+    NameRequest,
+    Retrying,
+    Task,
+    WorkerStarted,
+)
+from engine.http_client import new_http_session
+from engine.partfile import discard
+from engine.transfer import FileState, Stopped, fetch
 
 ACTIONS = {1: "pause", 2: "cancel"}
 ACTION_CODES = {name: code for code, name in ACTIONS.items()}
 NICENESS = 5  # how far below the app's CPU priority a worker runs: the window or the terminal comes first
+ANSWER_POLL = 0.05  # seconds between looks at the stop flag while waiting for the session's answer
+EXIT_ORPHANED = 3  # a worker process whose app is gone ends with this status, writing nothing more
+NOTHING = object()  # what a Receive returns when no message came in time
+Receive = Callable[[float | None], Any]  # (timeout or None to block) -> a message or NOTHING; EOFError: gone
 
 
 class StopSignal:
@@ -47,10 +64,52 @@ class StopSignal:
 
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; a server's Retry-After wins, up to the cap."""
+    """Exponential backoff with jitter, never above the cap; a server's Retry-After wins, up to the cap."""
     if retry_after is not None:
         return min(retry_after, cap)
-    return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+    high = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(min(base / 2, high), high)
+
+
+class Mailbox:
+    """A worker's incoming messages: tasks (None: finish) and the session's answers, which may arrive
+    between them. An answer waited for is picked out; a task that comes meanwhile is kept for later."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._held: deque[Task | None] = deque()
+
+    def hold(self, *messages: Task | None) -> None:
+        """Messages to hand out before anything received."""
+        self._held.extend(messages)
+
+    def next_task(self) -> Task | None:
+        """The next task, or None when the worker should end (told to, or the parent is gone)."""
+        while True:
+            if self._held:
+                return self._held.popleft()
+            try:
+                message = self._receive(None)
+            except EOFError:
+                return None
+            if not isinstance(message, NameGranted):  # an answer that came too late is dropped
+                return message  # type: ignore[no-any-return]
+
+    def answer(self, job_id: int, stop: Callable[[], str | None]) -> NameGranted:
+        """Wait for the session's answer about this job; a stop asked meanwhile raises Stopped."""
+        while True:
+            action = stop()
+            if action:
+                raise Stopped(action)
+            try:
+                message = self._receive(ANSWER_POLL)
+            except EOFError:
+                raise Stopped("pause") from None
+            if isinstance(message, NameGranted):
+                if message.job_id == job_id:
+                    return message
+            elif message is not NOTHING:
+                self._held.append(message)
 
 
 def wait_or_stop(seconds: float, check: Callable[[], str | None]) -> str | None:
@@ -65,24 +124,48 @@ def wait_or_stop(seconds: float, check: Callable[[], str | None]) -> str | None:
 
 
 def run_job(
-    task: Task, worker_id: int, http: requests.Session, stop: StopSignal, emit: Callable[[Event], None]
+    task: Task,
+    worker_id: int,
+    http: requests.Session,
+    stop: StopSignal,
+    emit: Callable[[Event], None],
+    mailbox: Mailbox,
 ) -> JobFinished:
-    """Fetch one job, retrying retryable failures with backoff; every outcome comes back as data."""
+    """Fetch one job, retrying retryable failures with backoff; every outcome comes back as data.
+
+    A permanent failure removes the partial file (nothing would resume it, and on a full disk it would
+    fail every later job too); a retryable one that ran out of attempts keeps it, so Retry resumes.
+    """
     state = FileState.of(task)
     pid, thread = os.getpid(), threading.current_thread().name
     check: Callable[[], str | None] = lambda: stop.requested(task.job_id)  # noqa: E731
+
+    def reserve(
+        wanted: str, part_path: str | None, total: int | None, validator: str | None
+    ) -> tuple[str, str]:
+        emit(NameRequest(task.job_id, worker_id, wanted, part_path, total, validator))
+        granted = mailbox.answer(task.job_id, check)
+        if granted.name is None or granted.part_path is None:
+            raise Stopped("cancel")  # the job is gone from the session
+        return granted.name, granted.part_path
+
     attempt = 0
     while True:
         attempt += 1
         emit(JobStarted(task.job_id, worker_id, pid, thread, attempt))
         try:
-            done = fetch(task, state, http, check, emit)
+            done = fetch(task, state, http, check, emit, reserve)
             return JobFinished(task.job_id, worker_id, "done", attempt, done.path, done.size, done.sha256)
         except Stopped as stopped:
             return JobFinished(task.job_id, worker_id, stopped.action, attempt)
         except TransferError as error:
-            if not error.retryable or attempt >= task.retry.attempts:
-                return JobFinished(task.job_id, worker_id, "failed", attempt, error=error.message)
+            if not error.retryable:
+                discard(state.part_path)
+                return JobFinished(task.job_id, worker_id, "failed", attempt, error=error.message,
+                                   part_kept=False)
+            if attempt >= task.retry.attempts:
+                return JobFinished(task.job_id, worker_id, "failed", attempt, bytes_done=state.durable,
+                                   error=error.message)
             delay = backoff_delay(attempt, task.retry.base_delay, task.retry.max_delay, error.retry_after)
             emit(Retrying(task.job_id, attempt, delay, error.message))
             action = wait_or_stop(delay, check)
@@ -111,33 +194,53 @@ def lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS)
 
 
-def serve(
-    worker_id: int, receive: Callable[[], Task | None], emit: Callable[[Event], None], stop: StopSignal
-) -> None:
+def serve(worker_id: int, mailbox: Mailbox, emit: Callable[[Event], None], stop: StopSignal) -> None:
     """The worker loop: run tasks until told to finish (None) or the parent goes away."""
     lower_priority()
     emit(WorkerStarted(worker_id, os.getpid(), threading.current_thread().name))
     with new_http_session() as http:
-        while (task := receive()) is not None:
-            emit(run_job(task, worker_id, http, stop, emit))
+        while (task := mailbox.next_task()) is not None:
+            emit(run_job(task, worker_id, http, stop, emit, mailbox))
 
 
-def process_main(worker_id: int, conn: Connection, stop: StopSignal, task: Task | None) -> None:
+def pipe_receiver(conn: Connection) -> Receive:
+    """Receive from a worker process's pipe to the app (EOFError once the app's end is closed)."""
+
+    def receive(timeout: float | None) -> Any:
+        try:
+            if timeout is not None and not conn.poll(timeout):
+                return NOTHING
+            return conn.recv()
+        except OSError as exc:
+            raise EOFError from exc
+
+    return receive
+
+
+def end_with_parent(lifeline: Connection) -> None:
+    """End this process the moment the app is gone, however it went (SIGKILL included), before it writes
+    another byte. The app holds the only other end of `lifeline` and never writes to it: when the app
+    dies the OS closes that end, and the pipe reads as ended."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            multiprocessing.connection.wait([lifeline])
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def process_main(
+    worker_id: int, conn: Connection, stop: StopSignal, task: Task | None, lifeline: Connection
+) -> None:
     """Entry point of a worker process: one given task (processes mode), or tasks from the pipe (pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    pending = [task] if task is not None else []
-
-    def receive() -> Task | None:
-        if task is not None:
-            return pending.pop() if pending else None
-        try:
-            received: Task | None = conn.recv()
-            return received
-        except (EOFError, OSError):
-            return None  # the parent is gone
-
+    end_with_parent(lifeline)
+    mailbox = Mailbox(pipe_receiver(conn))
+    if task is not None:
+        mailbox.hold(task, None)
     try:
-        serve(worker_id, receive, conn.send, stop)
+        serve(worker_id, mailbox, conn.send, stop)
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent went away mid-report; nobody is left to tell
     finally:

@@ -16,10 +16,25 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from engine.courtesy import COURTESY
-from engine.events import Event, Task, WorkerExited
-from engine.worker import StopSignal, process_main, serve
+from engine.events import Event, NameGranted, Task, WorkerExited
+from engine.worker import NOTHING, Mailbox, StopSignal, process_main, serve
 
 EventQueue = queue.SimpleQueue[Any]
+
+
+_lifeline: tuple[Connection, Connection] | None = None
+_lifeline_lock = threading.Lock()
+
+
+def lifeline() -> Connection:
+    """The read end of this process's lifeline, for worker processes to watch (engine.worker's
+    end_with_parent). The write end stays here, unused, for the life of the process: when the process
+    ends, however it ends, the OS closes it and every worker sees that at once."""
+    global _lifeline
+    with _lifeline_lock:
+        if _lifeline is None:
+            _lifeline = multiprocessing.Pipe(duplex=False)
+        return _lifeline[0]
 
 
 def process_context() -> BaseContext:
@@ -58,12 +73,16 @@ class Worker(ABC):
     def request_stop(self, job_id: int, action: str) -> None:
         self.stop_signal.request(job_id, action)
 
+    def answer(self, message: NameGranted) -> None:
+        """Give the worker the session's answer to a request it waits on."""
+        self._send(message)
+
     @abstractmethod
     def start(self, task: Task | None) -> None:
         """Start the worker: with a task it runs just that one (one-shot), else it waits for tasks."""
 
     @abstractmethod
-    def _send(self, task: Task | None) -> None: ...
+    def _send(self, message: Task | NameGranted | None) -> None: ...
 
     @property
     @abstractmethod
@@ -88,20 +107,26 @@ class ThreadWorker(Worker):
 
     def __init__(self, worker_id: int, events: EventQueue) -> None:
         super().__init__(worker_id, events)
-        self._inbox: queue.SimpleQueue[Task | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Task | NameGranted | None] = queue.SimpleQueue()
+        self._mailbox = Mailbox(self._receive)
         self._thread = threading.Thread(target=self._run, name=f"worker-{worker_id}", daemon=True)
 
     def start(self, task: Task | None) -> None:
         if task is not None:
             self.job_id = task.job_id
-            self._inbox.put(task)
-            self._inbox.put(None)
+            self._mailbox.hold(task, None)
             self.retiring = True
         self._thread.start()
 
+    def _receive(self, timeout: float | None) -> object:
+        try:
+            return self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return NOTHING
+
     def _run(self) -> None:
         try:
-            serve(self.worker_id, self._inbox.get, self._emit, self.stop_signal)
+            serve(self.worker_id, self._mailbox, self._emit, self.stop_signal)
         finally:
             self.events.put(WorkerExited(self.worker_id, os.getpid(), None))
 
@@ -111,8 +136,8 @@ class ThreadWorker(Worker):
         COURTESY.step_aside()
         self.events.put(event)
 
-    def _send(self, task: Task | None) -> None:
-        self._inbox.put(task)
+    def _send(self, message: Task | NameGranted | None) -> None:
+        self._inbox.put(message)
 
     @property
     def alive(self) -> bool:
@@ -143,7 +168,7 @@ class ProcessWorker(Worker):
             self.retiring = True
         self.process = self._ctx.Process(  # type: ignore[attr-defined]
             target=process_main,
-            args=(self.worker_id, child_end, self.stop_signal, task),
+            args=(self.worker_id, child_end, self.stop_signal, task, lifeline()),
             name=f"parafetch-worker-{self.worker_id}",
             daemon=True,
         )
@@ -152,11 +177,11 @@ class ProcessWorker(Worker):
         self.conn = parent_end
         self._pump.watch(self)
 
-    def _send(self, task: Task | None) -> None:
+    def _send(self, message: Task | NameGranted | None) -> None:
         if self.conn is None:
             return
         with contextlib.suppress(OSError):  # the process is gone; the pump reports its exit
-            self.conn.send(task)
+            self.conn.send(message)
 
     @property
     def alive(self) -> bool:

@@ -13,15 +13,16 @@ from types import TracebackType
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtWidgets import QApplication, QMessageBox, QStyle
 
-from engine.store import JobStore, StoreError, default_data_dir
+from engine.store import JobStore, StoreBusy, StoreError, default_data_dir
 from engine.workers import stop_process_helpers
 from gui.messages import MessageHub
 
 log = logging.getLogger("parafetch")
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 ICON_PATH = RESOURCES / "parafetch.png"
+EXIT_FOLDER_IN_USE = 3  # as `get` exits when another Parafetch owns its data folder
 
 
 def app_icon() -> QIcon:
@@ -88,9 +89,12 @@ class ExceptionHooks:
 
 def open_store(hub: MessageHub, data_dir: str | None = None) -> JobStore | None:
     """The persistent queue (data_dir, else PARAFETCH_DATA_DIR or the user's data folder); None, and a
-    message, if it cannot be opened: the window then works without keeping its queue."""
+    message, if it cannot be opened: the window then works without keeping its queue. Raises StoreBusy
+    when another Parafetch owns the folder (a second window there would fight it for the queue)."""
     try:
         return JobStore(data_dir)
+    except StoreBusy:
+        raise
     except (OSError, sqlite3.Error, StoreError) as exc:
         where = data_dir or default_data_dir()
         hub.error(f"The queue will not be kept: cannot open the job store in {where}: {exc}")
@@ -105,8 +109,14 @@ def main(mode: str | None = None, workers: int | None = None, data_dir: str | No
     app = create_app()
     app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
     hub = MessageHub()
+    try:
+        store = open_store(hub, data_dir)
+    except StoreBusy as busy:
+        print(f"parafetch: {busy}", file=sys.stderr)
+        QMessageBox.critical(None, "Parafetch is already running", f"Parafetch cannot open: {busy}.")
+        return EXIT_FOLDER_IN_USE
     hooks = ExceptionHooks(hub).install()
-    window = MainWindow(QSettings(), hub, mode, workers, open_store(hub, data_dir))
+    window = MainWindow(QSettings(), hub, mode, workers, store)
     window.setWindowIcon(app_icon())
     window.show()
     try:

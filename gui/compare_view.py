@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from engine.compare import ComparisonReport, ModeRun
 from engine.compare_cli import write_csv
+from engine.jobs import Job
 from engine.modes import MODES
 from engine.monitor import MonitorSample
 from engine.pipeline import PIPELINE
@@ -323,9 +324,11 @@ class CompareLauncher(QObject):
         """The URLs in the window's list, or else those in the paste box."""
         jobs = self.model.jobs()
         if jobs:
-            seen = dict.fromkeys(job.url for job in jobs)
-            expected = {job.url: job.sha256_expected for job in jobs}
-            return [UrlEntry(url, expected[url]) for url in seen]
+            first: dict[str, Job] = {}
+            for job in jobs:
+                first.setdefault(job.url, job)
+            return [UrlEntry(url, job.sha256_expected, credentials=job.credentials)
+                    for url, job in first.items()]
         return parse_text(self.panel.paste_box.toPlainText()).entries
 
     def busy(self) -> str | None:

@@ -6,7 +6,7 @@ import itertools
 import time
 from typing import ClassVar
 
-from engine.events import Task
+from engine.events import NameGranted, Task
 from engine.limits import Ceiling
 from engine.workers import EventQueue, ProcessPump, ProcessWorker, ThreadWorker, Worker, process_context
 
@@ -116,6 +116,12 @@ class Runner:
         if not self.one_shot and worker.job_id is not None:
             self.start()  # a pool replaces a worker that died under a job
         return worker.job_id
+
+    def answer(self, worker_id: int, message: NameGranted) -> None:
+        """Pass the session's answer to the worker waiting for it (a worker gone by now needs none)."""
+        worker = self.workers.get(worker_id)
+        if worker is not None:
+            worker.answer(message)
 
     def stop_job(self, job_id: int, action: str) -> None:
         """Ask the worker running a job to pause or cancel it; processes are forced after a grace period."""

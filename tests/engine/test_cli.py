@@ -145,7 +145,7 @@ def test_ctrl_c_stops_everything_leaves_no_process_and_a_rerun_resumes(
     out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert "interrupted" in err
-    assert {j["state"] for j in json.loads(out)["jobs"]} == {"cancelled"}
+    assert {j["state"] for j in json.loads(out)["jobs"]} == {"interrupted"}
     _, alive = psutil.wait_procs(family, timeout=10)
     assert alive == []
     assert all(p.suffix == ".part" for p in tmp_path.iterdir())

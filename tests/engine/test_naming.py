@@ -9,12 +9,14 @@ import pytest
 
 from engine.naming import (
     DEFAULT_NAME,
+    NameTaken,
     choose_name,
     commit_part,
     disposition_filename,
+    free_name,
     numbered,
-    reserve_part,
     sanitize,
+    unnumbered,
 )
 
 pytestmark = pytest.mark.timeout(10)
@@ -73,31 +75,52 @@ def test_choose_name_falls_back_to_the_decoded_url_path() -> None:
     assert choose_name('attachment; filename="../../etc/passwd"', "http://h/x") == "passwd"
 
 
+@pytest.mark.parametrize(
+    "header",
+    ['attachment; filename=".."', 'attachment; filename="."', 'attachment; filename="\x01\x02\x7f"',
+     "attachment; filename*=UTF-8''%01%0A%1F", 'attachment; filename="  ..  "'],
+)
+def test_an_unusable_server_name_falls_back_to_the_url_name_not_the_default(header: str) -> None:
+    assert choose_name(header, "http://h/files/report.pdf") == "report.pdf"
+
+
 def test_numbered_names_keep_the_extension() -> None:
     assert numbered("a.txt", 0) == "a.txt"
     assert numbered("a.txt", 2) == "a (2).txt"
     assert numbered("README", 1) == "README (1)"
 
 
-def test_reserve_and_commit_never_overwrite(tmp_path: Path) -> None:
+def test_a_free_name_skips_files_parts_and_names_held_by_other_jobs(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("mine")
-    name, part = reserve_part(tmp_path, "a.txt")
-    assert name == "a (1).txt"
-    part.write_text("new")
-    final = commit_part(part, tmp_path, name)
-    assert final == tmp_path / "a (1).txt"
-    assert (tmp_path / "a.txt").read_text() == "mine"
-    assert final.read_text() == "new"
-    assert not part.exists()
+    (tmp_path / "a (1).txt.part").write_text("partial")
+    assert free_name(tmp_path, "a.txt", {"a (2).txt"}) == "a (3).txt"
+    assert free_name(tmp_path, "b.txt", set()) == "b.txt"
 
 
-def test_commit_picks_the_next_name_if_one_appeared_meanwhile(tmp_path: Path) -> None:
-    name, part = reserve_part(tmp_path, "b.bin")
+def test_commit_never_overwrites_and_says_when_the_name_was_taken(tmp_path: Path) -> None:
+    part = tmp_path / "b.bin.part"
     part.write_bytes(b"downloaded")
     (tmp_path / "b.bin").write_bytes(b"someone else's")
-    final = commit_part(part, tmp_path, name)
-    assert final.name == "b (1).bin"
+    with pytest.raises(NameTaken):
+        commit_part(part, tmp_path / "b.bin")
     assert (tmp_path / "b.bin").read_bytes() == b"someone else's"
+    commit_part(part, tmp_path / "b (1).bin")
+    assert (tmp_path / "b (1).bin").read_bytes() == b"downloaded" and not part.exists()
+
+
+def test_a_commit_cut_between_link_and_unlink_finishes_without_a_twin(tmp_path: Path) -> None:
+    part = tmp_path / "c.bin.part"
+    part.write_bytes(b"complete")
+    os.link(part, tmp_path / "c.bin")  # what a crash right after the link leaves
+    commit_part(part, tmp_path / "c.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.bin"]
+
+
+def test_unnumbered_gives_back_the_name_to_number_afresh() -> None:
+    assert unnumbered("same (1).bin") == "same.bin"
+    assert unnumbered("same (12)") == "same"
+    assert unnumbered("plain.bin") == "plain.bin"
+    assert numbered(unnumbered("same (1).bin"), 2) == "same (2).bin"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="symlinks need privileges on Windows")
@@ -108,8 +131,11 @@ def test_a_symlink_at_the_target_is_never_followed(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "c.txt").symlink_to(outside)
     (folder / "c.txt.part").symlink_to(outside)
-    name, part = reserve_part(folder, "c.txt")
+    name = free_name(folder, "c.txt", set())
     assert name == "c (1).txt"
+    part = folder / f"{name}.part"
     part.write_text("downloaded")
-    commit_part(part, folder, name)
+    with pytest.raises(NameTaken):
+        commit_part(part, folder / "c.txt")
+    commit_part(part, folder / name)
     assert outside.read_text() == "precious"

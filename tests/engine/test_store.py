@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import signal
 import sqlite3
@@ -125,20 +126,27 @@ def test_within_one_priority_jobs_keep_the_order_they_were_added(store: JobStore
     assert [j.id for j in store.load()] == [2, 9, 3, 1]
 
 
-def test_add_keeps_ids_refuses_a_known_one_and_next_id_follows_the_highest(store: JobStore) -> None:
-    assert store.next_id() == 1
+def test_add_keeps_ids_refuses_a_known_one_and_reserved_ids_are_never_handed_out_twice(
+    store: JobStore,
+) -> None:
+    assert store.reserve_ids(3) == range(1, 4)
     store.add([job(5), job(9)])
-    assert store.next_id() == 10
+    assert store.reserve_ids(2) == range(10, 12)  # above every stored id
     with pytest.raises(sqlite3.IntegrityError):
         store.add([job(11), job(5)])
     assert [j.id for j in store.load()] == [5, 9]  # all or nothing
+    store = reopen(store)
+    try:
+        assert store.reserve_ids(1) == range(12, 13)  # ids reserved and never stored are not reused
+    finally:
+        store.close()
 
 
 def test_the_database_is_in_wal_mode_with_a_schema_version(store: JobStore) -> None:
     raw = sqlite3.connect(store.path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         raw.close()
     assert store.path == store.data_dir / DB_NAME
@@ -147,7 +155,7 @@ def test_the_database_is_in_wal_mode_with_a_schema_version(store: JobStore) -> N
 def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     JobStore(tmp_path).close()
     raw = sqlite3.connect(tmp_path / DB_NAME)
-    raw.execute("PRAGMA user_version = 2")
+    raw.execute("PRAGMA user_version = 3")
     raw.close()
     with pytest.raises(StoreError, match="newer"):
         JobStore(tmp_path)
@@ -221,30 +229,47 @@ def part_job(tmp_path: Path, job_id: int, data: bytes | None, recorded: int, sta
     )
 
 
-def test_reconcile_trusts_a_part_only_up_to_the_recorded_offset(store: JobStore, tmp_path: Path) -> None:
+def test_reconcile_requeues_keeps_parts_for_the_transfer_to_check_and_forgets_missing_ones(
+    store: JobStore, tmp_path: Path
+) -> None:
     data = random.Random(1).randbytes(300_000)
     longer = part_job(tmp_path, 1, data, 100_000, JobState.RUNNING)
-    shorter = part_job(tmp_path, 2, data[:50_000], 80_000, JobState.PAUSED)
     missing = part_job(tmp_path, 3, None, 70_000, JobState.QUEUED)
     no_part = job(4, state=JobState.RUNNING, bytes_done=5)
-    store.add([longer, shorter, missing, no_part])
+    store.add([longer, missing, no_part])
 
     back = {j.id: j for j in store.reconcile()}
 
     assert (back[1].state, back[1].bytes_done) == (JobState.QUEUED, 100_000)
-    assert Path(longer.part_path or "").read_bytes() == data[:100_000]
-    assert (back[2].state, back[2].bytes_done) == (JobState.PAUSED, 50_000)
-    assert Path(shorter.part_path or "").read_bytes() == data[:50_000]
-    assert (back[3].state, back[3].bytes_done) == (JobState.QUEUED, 0)
-    assert (back[4].state, back[4].bytes_done) == (JobState.QUEUED, 0)
+    assert Path(longer.part_path or "").read_bytes() == data  # untouched: the transfer checks it
+    assert (back[3].state, back[3].bytes_done, back[3].part_sha256) == (JobState.QUEUED, 0, None)
+    assert (back[4].state, back[4].bytes_done) == (JobState.QUEUED, 5)
     store = reopen(store)
     try:
         assert {j.id: (j.state, j.bytes_done) for j in store.load()} == {
             j.id: (j.state, j.bytes_done) for j in back.values()
         }
-        assert {j.id: j.bytes_done for j in store.reconcile()} == {1: 100_000, 2: 50_000, 3: 0, 4: 0}
     finally:
         store.close()
+
+
+def test_reconcile_removes_the_part_of_a_cancelled_job(store: JobStore, tmp_path: Path) -> None:
+    cancelled = part_job(tmp_path, 1, b"x" * 500, 500, JobState.CANCELLED)
+    store.add([cancelled])
+    (back,) = store.reconcile()
+    assert back.part_path is None and not Path(cancelled.part_path or "").exists()
+
+
+def test_a_final_file_linked_to_its_part_is_done_and_the_part_goes(store: JobStore, tmp_path: Path) -> None:
+    data = b"linked" * 1000
+    linked = part_job(tmp_path, 1, data, 4096, JobState.RUNNING)
+    linked.total = len(data)
+    os.link(linked.part_path or "", tmp_path / "f1.bin")  # a crash between commit's link and unlink
+    store.add([linked])
+    (back,) = store.reconcile()
+    assert (back.state, back.path, back.sha256) == (JobState.DONE, str(tmp_path / "f1.bin"),
+                                                    hashlib.sha256(data).hexdigest())
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["f1.bin"]
 
 
 def test_reconcile_leaves_finished_jobs_and_their_files_alone(store: JobStore, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_draw_shows_running_jobs_and_redraws_over_the_previous_block() -> None:
         speed=256.0,
     )
     live = LiveProgress(stream)
-    live.draw([running, Job("http://h/q", "/tmp")], stats(), 3.0)
+    live.draw([running, Job("http://h/q", "/tmp", id=2)], stats(), 3.0)
     first = stream.getvalue()
     assert "big.iso" in first and " 50% of 1.0 KiB" in first and "ETA 0:02" in first
     assert "1/2 done, 0 failed, 1 running" in first

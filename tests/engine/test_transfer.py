@@ -10,7 +10,8 @@ import requests
 
 from engine.errors import TransferError
 from engine.events import Event, Resolved, Task
-from engine.transfer import Fetched, FileState, Stopped, fetch, new_http_session
+from engine.http_client import new_http_session
+from engine.transfer import Fetched, FileState, Stopped, fetch, unrecorded_reserve
 from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(30)
@@ -35,7 +36,9 @@ def run(
         return "pause" if stop_after is not None and seen["bytes"] >= stop_after else None
 
     with new_http_session() as http:
-        done = fetch(Task(1, url, str(dest), sha256), state or FileState(), http, stop, emit)
+        dest.mkdir(parents=True, exist_ok=True)
+        done = fetch(Task(1, url, str(dest), sha256), state or FileState(), http, stop, emit,
+                     unrecorded_reserve(dest))
     return done, events
 
 
@@ -122,14 +125,16 @@ def test_a_changed_file_is_fetched_again_not_spliced(http_server: TestServer, tm
 
 
 def test_a_416_is_checked_not_trusted(http_server: TestServer, tmp_path: Path) -> None:
-    data = payload("w", 200_000)
+    data, other = payload("w", 200_000), payload("other", 250_000)
     part = tmp_path / "w.bin.part"
-    part.write_bytes(payload("other", 250_000))  # longer than the file: the server answers 416
+    part.write_bytes(other)  # longer than the file: the server answers 416
     url = http_server.add("/w.bin", data, wrong_range_total=True)
     etag = requests.head(url, timeout=5).headers["ETag"]
-    done, _ = run(url, tmp_path, FileState("w.bin", str(part), etag))
+    state = FileState("w.bin", str(part), etag, None, len(other), hashlib.sha256(other).hexdigest())
+    done, _ = run(url, tmp_path, state)
     assert Path(done.path).read_bytes() == data
-    assert http_server.requests_for("/w.bin")[-1].header("Range") is None
+    ranges = [r.header("Range") for r in http_server.requests_for("/w.bin") if r.method == "GET"]
+    assert ranges == [f"bytes={len(other)}-", None]
 
 
 def test_redirects_are_followed_up_to_ten(http_server: TestServer, tmp_path: Path) -> None:
@@ -259,9 +264,12 @@ def test_no_content_length_still_finishes(http_server: TestServer, tmp_path: Pat
 def test_an_unwritable_folder_is_a_permanent_error(http_server: TestServer, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(TransferError) as error:
-        run(http_server.add("/u.bin", b"x"), blocker / "sub")
-    assert not error.value.retryable and "creating folder" in error.value.message
+    url = http_server.add("/u.bin", b"x")
+    with pytest.raises(TransferError) as error, new_http_session() as http:
+        fetch(Task(1, url, str(blocker / "sub")), FileState(), http, lambda: None, lambda e: None,
+              unrecorded_reserve(blocker / "sub"))
+    assert not error.value.retryable and "destination folder" in error.value.message
+    assert http_server.requests_for("/u.bin") == []
 
 
 class _HostileServer:
@@ -374,7 +382,7 @@ def test_a_large_file_resumed_after_a_cut_has_the_right_checksum(
 def test_requests_reads_the_environment_only_when_it_has_http_settings(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from engine.transfer import environment_has_http_settings
+    from engine.http_client import environment_has_http_settings
 
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC"):

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def make_job(n: int, state: JobState = JobState.QUEUED, **fields: object) -> Job:
-    job = Job(f"http://127.0.0.1:8000/file-{n}.bin", "/tmp/dl")
+    job = Job(f"http://127.0.0.1:8000/file-{n}.bin", "/tmp/dl", id=n)
     job.state = state
     for name, value in fields.items():
         setattr(job, name, value)
