@@ -9,37 +9,14 @@ import pytest
 import requests
 
 from engine.errors import TransferError
-from engine.events import Event, Resolved, Task
+from engine.events import Resolved, Task
 from engine.http_client import new_http_session
-from engine.transfer import Fetched, FileState, Stopped, fetch, unrecorded_reserve
+from engine.transfer import FileState, Stopped, fetch, unrecorded_reserve
+from tests.support.fetching import fetch_once as run
 from tests.support.http_server import TestServer, payload
+from tests.support.raw_server import RawServer
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def run(
-    url: str,
-    dest: Path,
-    state: FileState | None = None,
-    sha256: str | None = None,
-    stop_after: int | None = None,
-) -> tuple[Fetched, list[Event]]:
-    """Fetch `url` into `dest`; with stop_after, pause once that many bytes have been reported."""
-    events: list[Event] = []
-    seen = {"bytes": 0}
-
-    def emit(event: Event) -> None:
-        events.append(event)
-        seen["bytes"] = getattr(event, "bytes_done", seen["bytes"])
-
-    def stop() -> str | None:
-        return "pause" if stop_after is not None and seen["bytes"] >= stop_after else None
-
-    with new_http_session() as http:
-        dest.mkdir(parents=True, exist_ok=True)
-        done = fetch(Task(1, url, str(dest), sha256), state or FileState(), http, stop, emit,
-                     unrecorded_reserve(dest))
-    return done, events
 
 
 def test_bytes_on_disk_equal_the_source_and_no_part_is_left(http_server: TestServer, tmp_path: Path) -> None:
@@ -272,36 +249,9 @@ def test_an_unwritable_folder_is_a_permanent_error(http_server: TestServer, tmp_
     assert http_server.requests_for("/u.bin") == []
 
 
-class _HostileServer:
-    """A raw socket server answering every request with the same bytes (what TestServer cannot send)."""
-
-    def __init__(self, answer: bytes) -> None:
-        import socket
-        import threading
-
-        self._answer = answer
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/hostile.bin"
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self._sock.accept()
-        except OSError:
-            return
-        with conn:
-            conn.recv(65536)
-            conn.sendall(self._answer)
-
-    def close(self) -> None:
-        self._sock.close()
-        self._thread.join(5)
-
-
 def test_a_huge_header_block_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     headers = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 100) for i in range(500))
-    server = _HostileServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + headers + b"\r\nok")
+    server = RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + headers + b"\r\nok")
     try:
         with pytest.raises(TransferError) as error:
             run(server.url, tmp_path)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
 import mimetypes
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -15,12 +17,15 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 BLOCK = 1 << 20  # generated content is produced and streamed in 1 MiB pieces
 GEN_MTIME = 1_700_000_000  # fixed Last-Modified of generated files
+TLS_PEM = Path(__file__).resolve().parent / "tls" / "localhost.pem"  # self-signed, for 127.0.0.1
+TLS_CA = Path(__file__).resolve().parent / "tls" / "localhost-cert.pem"  # what a client trusts for it
 
 
 def _to_bool(value: object) -> bool:
@@ -33,7 +38,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "latency": float, "rate": int, "truncate": int, "reset": int, "status": int,
     "fail_first": int, "retry_after": str, "ignore_range": _to_bool, "cd": str,
     "redirect": int, "redirect_to": str, "no_length": _to_bool, "extra": int,
-    "etag": _to_bool, "wrong_range_total": _to_bool,
+    "etag": _to_bool, "wrong_range_total": _to_bool, "fixed_etag": str, "ignore_if_range": _to_bool,
+    "set_cookie": str, "auth": str,
 }
 
 
@@ -56,6 +62,10 @@ class Faults:
     extra: int = 0
     etag: bool = True
     wrong_range_total: bool = False
+    fixed_etag: str | None = None  # this ETag (and a fixed Last-Modified) whatever the content
+    ignore_if_range: bool = False  # answer a range request with 206 even when If-Range does not match
+    set_cookie: str | None = None  # a Set-Cookie header on every answer, redirects included
+    auth: str | None = None  # "user:password" required as HTTP Basic authentication, else 401
 
     @classmethod
     def parse(cls, raw: Mapping[str, object], strict: bool = False) -> Faults:
@@ -231,20 +241,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if faults.latency > 0:
             owner._stopping.wait(faults.latency)
+        cookie = {"Set-Cookie": faults.set_cookie} if faults.set_cookie else {}
+        if faults.auth is not None:
+            wanted = "Basic " + base64.b64encode(faults.auth.encode()).decode()
+            if self.headers.get("Authorization") != wanted:
+                self._send_text(401, "who are you?\n", {"WWW-Authenticate": 'Basic realm="test"'})
+                return
         if faults.redirect_to or faults.redirect > 0:
             location = faults.redirect_to or owner.url(key, **{**query, "redirect": faults.redirect - 1})
-            self._send_text(302, "redirect\n", {"Location": location})
+            self._send_text(302, "redirect\n", {"Location": location, **cookie})
             return
         failing = faults.status is not None or faults.fail_first > 0
         if failing and (faults.fail_first <= 0 or owner._bump(owner._attempts, key) <= faults.fail_first):
             extra = {"Retry-After": faults.retry_after} if faults.retry_after else {}
             self._send_text(faults.status or 503, "injected failure\n", extra)
             return
-        self._send_file(key, resource, faults, head)
+        self._send_file(key, resource, faults, head, cookie)
 
     def _if_range_matches(self, resource: _Resource, faults: Faults) -> bool:
         value = self.headers.get("If-Range")
-        if value is None:
+        if value is None or faults.ignore_if_range:
             return True
         if not faults.etag:
             return False
@@ -255,7 +271,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (TypeError, ValueError):
             return False
 
-    def _send_file(self, key: str, resource: _Resource, faults: Faults, head: bool) -> None:
+    def _send_file(
+        self, key: str, resource: _Resource, faults: Faults, head: bool, extra: Mapping[str, str]
+    ) -> None:
+        if faults.fixed_etag is not None:
+            resource = _Resource(resource.size, faults.fixed_etag, GEN_MTIME, resource.content_type,
+                                 resource.chunks)
         total, start, stop, status = resource.size, 0, resource.size, 200
         range_header = self.headers.get("Range")
         if range_header and not faults.ignore_range and self._if_range_matches(resource, faults):
@@ -267,6 +288,8 @@ class _Handler(BaseHTTPRequestHandler):
             if parsed is not None:
                 (start, stop), status = parsed, 206
         self.send_response(status)
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.send_header("Content-Type", resource.content_type)
         self.send_header("Accept-Ranges", "bytes")
         if faults.etag:
@@ -323,7 +346,8 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: bool = False) -> None:
+        """With `tls`, HTTPS with the self-signed certificate in TLS_PEM (clients trust TLS_CA)."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._files: dict[str, tuple[_Resource, dict[str, object]]] = {}
@@ -333,8 +357,12 @@ class TestServer:
         self._connections: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
         self._httpd = _HTTPServer(self, (host, port))
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_PEM)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         bound_host, bound_port = self._httpd.server_address[:2]
-        self.base_url = f"http://{bound_host!s}:{bound_port}"
+        self.base_url = f"{'https' if tls else 'http'}://{bound_host!s}:{bound_port}"
 
     def start(self) -> TestServer:
         """Serve in a background thread; returns self."""

@@ -1,0 +1,35 @@
+"""One call of the transfer outside any session, for the tests of what a single fetch does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.events import Event, Task
+from engine.http_client import new_http_session
+from engine.transfer import Fetched, FileState, fetch, unrecorded_reserve
+
+
+def fetch_once(
+    url: str,
+    dest: Path,
+    state: FileState | None = None,
+    sha256: str | None = None,
+    stop_after: int | None = None,
+    credentials: str | None = None,
+) -> tuple[Fetched, list[Event]]:
+    """Fetch `url` into `dest` (made if missing); with stop_after, pause once that many bytes are reported."""
+    events: list[Event] = []
+    seen = {"bytes": 0}
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        seen["bytes"] = getattr(event, "bytes_done", seen["bytes"])
+
+    def stop() -> str | None:
+        return "pause" if stop_after is not None and seen["bytes"] >= stop_after else None
+
+    dest.mkdir(parents=True, exist_ok=True)
+    task = Task(1, url, str(dest), sha256, credentials=credentials)
+    with new_http_session() as http:
+        done = fetch(task, state or FileState(), http, stop, emit, unrecorded_reserve(dest))
+    return done, events
