@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
+import _signal  # the C module: loads at once, where `signal` first imports enum and more
+import os
 import sys
 
-from engine.interrupts import handle_sigterm, interrupted_status
+
+def _interrupted_early(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM while this module loads: nothing is under way yet, so say so and leave."""
+    sys.stderr.write("\nparafetch: interrupted\n")
+    sys.stderr.flush()
+    os._exit(143 if signum == _signal.SIGTERM else 130)
+
+
+if __name__ == "__main__":
+    _signal.signal(_signal.SIGINT, _interrupted_early)
+    _signal.signal(_signal.SIGTERM, _interrupted_early)
+
+import argparse  # noqa: E402  (after the early handlers: a Ctrl-C from here on gives a line, not a traceback)
+import signal  # noqa: E402
+
+from engine.interrupts import handle_sigterm, interrupted_status  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> int:
     """`main`, with Ctrl-C or SIGTERM at any moment (start-up included) ending it with a line, not a
     traceback; a headless command stops its downloads in good order first."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if len(sys.argv) > 1 and sys.argv[1] in ("get", "compare"):
         handle_sigterm()
     try:
