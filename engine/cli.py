@@ -196,6 +196,10 @@ def run_get(args: argparse.Namespace) -> int:
     try:
         retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
         session = Session(args.mode, args.workers, retry, store=store)
+    except (sqlite3.Error, OSError) as exc:
+        store.close()
+        print(f"parafetch: cannot use the job queue in {store.data_dir}: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
     except BaseException:
         store.close()
         raise

@@ -35,7 +35,7 @@ from engine.modes import MODES, Runner
 from engine.naming import PART_SUFFIX, free_name
 from engine.partfile import discard
 from engine.sources import UrlEntry
-from engine.store import JobStore
+from engine.store import ErrorRecord, JobStore
 
 log = logging.getLogger("parafetch")
 SPEED_SMOOTHING = 0.3
@@ -125,6 +125,7 @@ class Session:
         self._store = store
         self._restored = restore
         self._unsaved: set[int] = set()
+        self._unsaved_errors: list[ErrorRecord] = []
         self._last_save = 0.0
         self._grants: list[tuple[int, NameGranted]] = []  # answers to send once the store has them
         self._held_names: dict[str, dict[str, int]] = {}  # folder -> reserved name -> job id
@@ -364,10 +365,12 @@ class Session:
                     self._handle(item)
                 self._step()
                 grants, self._grants = self._grants, []
-                unsaved = self._unsaved_copies(force=bool(grants))
+                # Saved at once when a worker waits for it, or when the run settles (wait() then returns
+                # with the store up to date, error history included).
+                unsaved = self._unsaved_batch(force=bool(grants) or self._settled())
             # Outside the lock: readers and commands never wait for the disk. A reserved name is answered
             # only once the store holds it, so no file is ever made that the store does not know.
-            if self._save(unsaved):
+            if self._save(*unsaved):
                 for worker_id, grant in grants:
                     self._runner.answer(worker_id, grant)
             with self._lock:
@@ -383,8 +386,8 @@ class Session:
                 if job.state is JobState.RUNNING:  # its worker never answered: keep it for next time
                     job.move_to(JobState.QUEUED)
                     self._touch(job)
-            unsaved = self._unsaved_copies(force=True)
-        self._save(unsaved)
+            unsaved = self._unsaved_batch(force=True)
+        self._save(*unsaved)
         with self._lock:
             self._idle.notify_all()
 
@@ -434,19 +437,22 @@ class Session:
             self._bytes_done -= counted[1]
             self._active.discard(job_id)
 
-    def _unsaved_copies(self, force: bool = False) -> list[Job]:
-        """Copies of the jobs changed since the last save, at most every SAVE_EVERY seconds (under lock)."""
-        if self._store is None or not self._unsaved:
-            return []
+    def _unsaved_batch(self, force: bool = False) -> tuple[list[Job], list[ErrorRecord]]:
+        """Copies of the jobs changed since the last save, and the failed attempts recorded since, at most
+        every SAVE_EVERY seconds (under lock)."""
+        if self._store is None or not (self._unsaved or self._unsaved_errors):
+            return [], []
         now = time.monotonic()
         if not force and now - self._last_save < SAVE_EVERY:
-            return []
+            return [], []
         jobs = [_copy(self._jobs[i]) for i in sorted(self._unsaved) if i in self._jobs]
+        errors = [e for e in self._unsaved_errors if e[0] in self._jobs]
         self._unsaved.clear()
+        self._unsaved_errors = []
         self._last_save = now
-        return jobs
+        return jobs, errors
 
-    def _save(self, jobs: list[Job]) -> bool:
+    def _save(self, jobs: list[Job], errors: list[ErrorRecord]) -> bool:
         """Write jobs to the store in one transaction (only the session thread writes: saves keep order).
 
         False when it could not: the session is then broken, and stops the run (nothing is done that the
@@ -454,10 +460,10 @@ class Session:
         """
         if self._store is None or self.broken is not None:
             return self.broken is None
-        if not jobs:
+        if not jobs and not errors:
             return True
         try:
-            self._store.save_many(jobs)
+            self._store.save_many(jobs, errors)
         except (sqlite3.Error, OSError, OverflowError, ValueError) as exc:
             log.error("cannot write the job store %s: %s", self._store.path, exc)
             with self._lock:
@@ -707,7 +713,7 @@ class Session:
         job.error = f"attempt {event.attempt} failed: {event.error}"
         job.next_attempt_at = time.monotonic() + event.delay
         if self._store is not None:
-            self._store.add_error(job.id, event.attempt, event.error)
+            self._unsaved_errors.append((job.id, time.time(), event.attempt, event.error))
         job.speed = 0.0
         self._touch(job)
 
@@ -760,7 +766,7 @@ class Session:
             self._release_name(job)
         self._touch(job)
         if job.state is JobState.FAILED and self._store is not None and error:
-            self._store.add_error(job.id, job.attempts, error)
+            self._unsaved_errors.append((job.id, time.time(), job.attempts, error))
         if job.id in self._removing and job.state is not JobState.RUNNING:
             self._removing.discard(job.id)
             self._remove_one(job.id)

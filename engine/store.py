@@ -91,6 +91,9 @@ _SELECT = (
 _ORDER = " ORDER BY priority DESC, seq"
 
 
+ErrorRecord = tuple[int, float, int, str]  # (job id, wall-clock time, attempt, message)
+
+
 class StoreError(RuntimeError):
     """The store cannot be used as it is (made by a newer Parafetch, or owned by another process)."""
 
@@ -231,13 +234,14 @@ class JobStore:
         """Insert or update every stored field of a job (its place in the order is kept)."""
         self.save_many((job,))
 
-    def save_many(self, jobs: Iterable[Job]) -> None:
-        """`save` for several jobs, all or none."""
+    def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
+        """`save` for several jobs, and failed attempts of theirs for the error history: all or none."""
         now = time.time()
         jobs = list(jobs)
         with self._transaction() as conn:
             conn.executemany(_UPSERT, ((*_values(job), now) for job in jobs))
             self._save_credentials(conn, jobs)
+            conn.executemany("INSERT INTO errors (job_id, at, attempt, message) VALUES (?, ?, ?, ?)", errors)
 
     @staticmethod
     def _save_credentials(conn: sqlite3.Connection, jobs: list[Job]) -> None:

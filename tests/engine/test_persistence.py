@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -162,7 +163,8 @@ def test_a_full_disk_fails_that_job_with_a_clear_reason_and_the_others_finish(
         job = session.job(big_id)
         assert job is not None and job.state is JobState.FAILED and job.attempts == 1
         assert job.error == "disk full while writing"
-        assert not (full / "huge.bin").exists()
+        assert list(full.iterdir()) == []  # no final file, and no .part left to fill the disk for others
+        assert job.bytes_done == 0
     assert [session.job(i).state for i in small_ids] == [JobState.DONE] * 3  # type: ignore[union-attr]
 
 
@@ -185,3 +187,71 @@ def test_the_data_dir_option_and_variable_choose_where_the_queue_lives(
     with JobStore(tmp_path / "mine") as store:
         assert [(j.url, j.state) for j in store.load()] == [(url, JobState.DONE)]
     assert os.environ[DATA_DIR_ENV] != str(tmp_path / "mine")
+
+
+def test_a_full_data_folder_stops_get_with_a_message_and_an_exit_code(tmp_path: Path) -> None:
+    urls = "\n".join(f"http://127.0.0.1:9/unreachable/{i:05d}/{'x' * 200}.bin" for i in range(3000))
+    listing = tmp_path / "list.txt"
+    listing.write_text(urls)
+    with tmpfs(tmp_path / "data", "size=256k") as data:
+        result = get("-i", str(listing), "-d", str(tmp_path / "out"), "--data-dir", str(data),
+                     "--retry-base", "30")
+    assert result.returncode == 3, result.stderr
+    assert "database or disk is full" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("parafetch: ") <= 3  # one clear message, not one per job
+
+
+def test_an_impossible_length_from_get_fails_the_job_and_get_exits(tmp_path: Path) -> None:
+    from tests.support.raw_server import RawServer
+
+    with RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\nabc") as server:
+        result = get(server.url, "-d", str(tmp_path), "--json")
+    assert result.returncode == 1, result.stderr
+    (job,) = json.loads(result.stdout)["jobs"]
+    assert job["state"] == "failed" and job["error"].startswith("server declared a size of 9999")
+    assert job["bytes"] == 0 and list(tmp_path.iterdir()) == []
+
+
+def test_a_checksum_given_on_a_rerun_is_the_one_that_counts(http_server: TestServer, tmp_path: Path) -> None:
+    body = payload("sum", 30_000)
+    right, wrong = hashlib.sha256(body).hexdigest(), "0" * 64
+    url = http_server.add("/sum.bin", body)
+    args = ["-d", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data"), "--json"]
+    assert get(url, *args).returncode == 0
+    rerun = get(url, f"sha256={wrong}", *args)  # the file there does not match what is asked now
+    assert rerun.returncode == 1
+    (job,) = json.loads(rerun.stdout)["jobs"]
+    assert job["state"] == "failed" and "checksum mismatch" in job["error"] and job["bytes"] == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["sum.bin"]  # no twin, no .part
+    fixed = get(url, f"sha256={right}", *args)  # the failed one, rerun with the right checksum
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["jobs"][0]["sha256"] == right
+
+
+def test_a_url_with_a_comma_is_one_url(http_server: TestServer, tmp_path: Path) -> None:
+    url = http_server.add("/f/a,b.bin", b"comma")
+    result = get(url, "-d", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [j["url"] for j in json.loads(result.stdout)["jobs"]] == [url]
+    assert (tmp_path / "a,b.bin").read_bytes() == b"comma"
+    assert http_server.requests_for("/f/a") == []
+
+
+def test_a_deleted_destination_folder_is_an_error_not_made_again(
+    http_server: TestServer, tmp_path: Path
+) -> None:
+    urls = [http_server.add(f"/d{i}.bin", b"x", latency=0.2) for i in range(3)]
+    dest = tmp_path / "dest"
+    session = Session("sequential")
+    try:
+        session.add(parse_text("\n".join(urls)).entries, str(dest))
+        assert dest.is_dir()  # made when the jobs were added
+        dest.rmdir()
+        session.start()
+        assert session.wait(30)
+    finally:
+        session.shutdown()
+    assert not dest.exists()
+    missing = f"the destination folder {dest} is missing (deleted or unmounted?)"
+    assert {j.error for j in session.jobs()} == {missing}
+    assert http_server.requests_for("/d0.bin") == []

@@ -141,3 +141,40 @@ def test_a_deleted_destination_gives_a_clear_reason(
     job = session.job(job_id)
     assert job is not None and job.state is JobState.FAILED
     assert job.error is not None and job.error.startswith("the destination folder is gone")
+
+
+@pytest.mark.parametrize(("base", "cap"), [(10.0, 2.0), (1.0, 60.0), (0.05, 0.05), (3.0, 3.0)])
+def test_a_backoff_never_exceeds_its_cap_even_when_the_base_is_larger(base: float, cap: float) -> None:
+    from engine.worker import backoff_delay
+
+    delays = [backoff_delay(attempt, base, cap) for attempt in range(1, 12) for _ in range(50)]
+    assert max(delays) <= cap and min(delays) >= min(base / 2, cap)
+    assert backoff_delay(1, base, cap, retry_after=1000) == cap
+
+
+def test_a_failed_checksum_reports_no_bytes_kept(
+    session: Session, http_server: TestServer, tmp_path: Path
+) -> None:
+    url = http_server.add("/sum2.bin", payload("sum2", 50_000))
+    job = run_one(session, f"{url} sha256={'2' * 64}", tmp_path)
+    assert job.state is JobState.FAILED and (job.bytes_done, job.part_path) == (0, None)
+
+
+def test_a_failure_after_the_retries_keeps_the_part_and_retry_resumes_it(
+    session: Session, http_server: TestServer, tmp_path: Path
+) -> None:
+    body = payload("kept", 300_000)
+    url = http_server.add("/kept.bin", body, truncate=100_000)
+    short = RetryPolicy(attempts=1)
+    with JobStore(tmp_path / "data2") as store, Session("thread-pool", 2, short, store=store) as other:
+        (job_id,) = other.add(parse_text(url).entries, str(tmp_path))
+        other.start()
+        assert other.wait(30)
+        failed = other.job(job_id)
+        assert failed is not None and failed.state is JobState.FAILED and failed.bytes_done == 100_000
+        assert (tmp_path / "kept.bin.part").stat().st_size == 100_000
+        http_server.add("/kept.bin", body)
+        other.retry_failed(job_id)
+        assert other.wait(30)
+    assert (tmp_path / "kept.bin").read_bytes() == body
+    assert http_server.requests_for("/kept.bin")[-1].header("Range") == "bytes=100000-"

@@ -17,7 +17,7 @@ from engine.limits import Ceiling
 from engine.modes import MODES, Runner
 from engine.session import Session
 from engine.sources import parse_text
-from engine.store import JobStore
+from engine.store import ErrorRecord, JobStore
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(30)
@@ -42,6 +42,9 @@ class FakeRunner(Runner):
 
     def ceiling(self) -> Ceiling:
         return Ceiling(100, "the test")
+
+    def start(self) -> None:
+        pass  # no worker threads: the test is the workers
 
     def capacity(self) -> int:
         return 100 - len(self._running)
@@ -157,11 +160,11 @@ class FailingStore(JobStore):
 
     good = 1
 
-    def save_many(self, jobs: Iterable[Job]) -> None:
+    def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
         FailingStore.good -= 1
         if FailingStore.good < 0:
             raise sqlite3.OperationalError("database or disk is full")
-        super().save_many(jobs)
+        super().save_many(jobs, errors)
 
 
 def test_a_store_that_cannot_save_stops_the_run_and_answers_nobody(fake_mode: None, tmp_path: Path) -> None:

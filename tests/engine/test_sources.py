@@ -97,3 +97,17 @@ def test_list_files_stdin_and_arguments_merge_with_duplicates_across_them(
 def test_a_missing_list_file_is_reported() -> None:
     parsed = read_sources([], ["/nonexistent/list.txt"])
     assert "cannot read list file" in parsed.rejected[0].reason
+
+
+def test_a_comma_inside_a_url_is_part_of_it_one_before_a_space_or_a_scheme_separates() -> None:
+    parsed = parse_text("http://h.example/f/a,b.bin, http://h.example/c,http://h.example/d,\n")
+    assert [e.url for e in parsed.entries] == [
+        "http://h.example/f/a,b.bin", "http://h.example/c", "http://h.example/d"]
+
+
+def test_each_argument_is_one_url_and_a_sha256_argument_belongs_to_the_one_before() -> None:
+    parsed = read_sources(["http://h.example/a,b.bin", f"sha256={DIGEST}", "http://h.example/x y",
+                           "sha256=12"])
+    assert [(e.url, e.sha256) for e in parsed.entries] == [("http://h.example/a,b.bin", DIGEST)]
+    assert [(r.text, r.line) for r in parsed.rejected] == [("http://h.example/x y", 3)]
+    assert "64 hexadecimal digits" in parsed.rejected[0].reason

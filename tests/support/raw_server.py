@@ -44,6 +44,8 @@ class RawServer:
 
     def close(self) -> None:
         self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() that close() alone would leave
         self._sock.close()
         self._thread.join(5)
 
