@@ -34,10 +34,9 @@ def _try_lock(fd: int) -> bool:
 
 
 def describe_process() -> str:
-    """What this process is, for the message another one shows: `pid 1234 (parafetch get)`."""
-    argv = [os.path.basename(a) for a in sys.argv[:2]]
-    what = " ".join(argv[1:]) if argv and argv[0] == "main.py" else ""
-    return f"pid {os.getpid()}" + (f" (parafetch {what})" if what else " (parafetch)")
+    """What this process is, for the message another one shows: `pid 1234, parafetch get`."""
+    command = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in ("get", "compare") else None
+    return f"pid {os.getpid()}, " + (f"parafetch {command}" if command else "the Parafetch window")
 
 
 class FolderLock:

@@ -102,7 +102,7 @@ def test_a_second_get_on_a_busy_data_folder_refuses_at_once_and_loses_nothing(
     refused = get(*second, "-d", str(tmp_path / "b"), "--data-dir", data)
     assert time.monotonic() - began < 5
     assert refused.returncode == 3
-    assert f"the data folder {data} is in use by another Parafetch (pid {running.pid} (parafetch get))" in (
+    assert f"the data folder {data} is in use by another Parafetch (pid {running.pid}, parafetch get)" in (
         refused.stderr
     )
     assert not (tmp_path / "b").exists()
