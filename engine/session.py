@@ -651,9 +651,10 @@ class Session:
         held[name] = job.id
         part_path = event.part_path or str(folder / (name + PART_SUFFIX))
         job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
-        if event.part_path is None:
+        if event.part_path is None:  # a new file: what a Resolved event says of it, it says here
             job.bytes_done = job.durable_bytes = 0
             job.part_sha256 = None
+            self._rate_samples[job.id] = (time.monotonic(), 0)
         self._touch(job)
         self._grants.append((event.worker_id, NameGranted(job.id, name, part_path)))
 

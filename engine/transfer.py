@@ -131,6 +131,7 @@ def fetch(
             if response.status_code >= 400:
                 raise status_error(response)
             total = _declared_total(response)
+            reserved = part is None and state.part_path is None  # the reservation told the session all
             if part is None:
                 part = _new_part(state, response, total, reserve)
             part.truncate(offset)
@@ -138,7 +139,8 @@ def fetch(
                 digest = hashlib.sha256()
                 state.forget_part()
             state.total, state.validator = total, validator(response)
-            emit(Resolved(task.job_id, str(state.name), part.path, total, state.validator, offset))
+            if not reserved:
+                emit(Resolved(task.job_id, str(state.name), part.path, total, state.validator, offset))
             size = _receive(task.job_id, state, part, response, offset, digest, stop, emit)
         if total is not None and size != total:
             raise retryable(f"connection closed early: received {human_bytes(size)} of {human_bytes(total)}")

@@ -36,7 +36,8 @@ from engine.transfer import FileState, Stopped, fetch
 ACTIONS = {1: "pause", 2: "cancel"}
 ACTION_CODES = {name: code for code, name in ACTIONS.items()}
 NICENESS = 5  # how far below the app's CPU priority a worker runs: the window or the terminal comes first
-ANSWER_POLL = 0.05  # seconds between looks at the stop flag while waiting for the session's answer
+ANSWER_POLL = 1.0  # seconds between looks at the stop flag while waiting for the session's answer (a stop
+# request also wakes the wait: see Worker.request_stop)
 EXIT_ORPHANED = 3  # a worker process whose app is gone ends with this status, writing nothing more
 NOTHING = object()  # what a Receive returns when no message came in time
 Receive = Callable[[float | None], Any]  # (timeout or None to block) -> a message or NOTHING; EOFError: gone
@@ -106,6 +107,8 @@ class Mailbox:
             except EOFError:
                 raise Stopped("pause") from None
             if isinstance(message, NameGranted):
+                if message.job_id == job_id and message.name is None:
+                    raise Stopped(stop() or "cancel")  # asked to stop, or the job is gone
                 if message.job_id == job_id:
                     return message
             elif message is not NOTHING:
@@ -145,8 +148,7 @@ def run_job(
     ) -> tuple[str, str]:
         emit(NameRequest(task.job_id, worker_id, wanted, part_path, total, validator))
         granted = mailbox.answer(task.job_id, check)
-        if granted.name is None or granted.part_path is None:
-            raise Stopped("cancel")  # the job is gone from the session
+        assert granted.name is not None and granted.part_path is not None
         return granted.name, granted.part_path
 
     attempt = 0

@@ -71,7 +71,10 @@ class Worker(ABC):
             self._send(None)
 
     def request_stop(self, job_id: int, action: str) -> None:
+        """Set the stop flag the transfer looks at, and wake the worker if it waits for an answer (a
+        worker that does not wait drops the message with the next task)."""
         self.stop_signal.request(job_id, action)
+        self._send(NameGranted(job_id, None, None))
 
     def answer(self, message: NameGranted) -> None:
         """Give the worker the session's answer to a request it waits on."""
