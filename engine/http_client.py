@@ -18,6 +18,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
+from requests.utils import requote_uri
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from engine.deadlines import DEADLINES
@@ -147,7 +148,7 @@ def open_url(
             return response
         location = response.headers["Location"]
         response.close()
-        target = urljoin(url, location)
+        target = requote_uri(urljoin(url, location))
         if urlsplit(target).scheme.lower() not in SUPPORTED_SCHEMES:
             raise permanent("redirected to an unsupported scheme (only http and https are followed)")
         if auth is not None and not _keeps_credentials(url, target):

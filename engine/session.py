@@ -322,12 +322,7 @@ class Session:
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every worker and end the session; running jobs go back to the queue, to resume next time."""
         with self._lock:
-            self._closing = True
-            self._running = False
-            for job in self._jobs.values():
-                if job.state is JobState.RUNNING:
-                    self._stopping[job.id] = "requeue"
-                    self._runner.stop_job(job.id, "pause")
+            self._wind_down()
         self._wake()
         self._thread.join(timeout + 5.0)
 
@@ -405,14 +400,18 @@ class Session:
         """Stop the whole run, for a reason that no single job explains (under the lock)."""
         if self.broken is None:
             self.broken = reason
-        self._running = False
+        self._wind_down()
+        self._grants.clear()
+        self._idle.notify_all()
+
+    def _wind_down(self) -> None:
+        """Start nothing more and stop what runs; stopped jobs go back to the queue (under the lock)."""
         self._closing = True
+        self._running = False
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
                 self._stopping[job.id] = "requeue"
                 self._runner.stop_job(job.id, "pause")
-        self._grants.clear()
-        self._idle.notify_all()
 
     def _touch(self, job: Job, save: bool = True) -> None:
         """Mark a job changed: for the next `changes()`, and (unless only its speed moved) for the store.

@@ -247,21 +247,6 @@ class JobStore:
     def _save_credentials(conn: sqlite3.Connection, jobs: list[Job]) -> None:
         conn.executemany(_SAVE_CREDENTIALS, ((j.id, j.credentials) for j in jobs if j.credentials))
 
-    def record_offset(self, job_id: int, bytes_done: int) -> None:
-        """Commit how many bytes of a job's `.part` are on disk; the caller has fsynced them first."""
-        self._execute("UPDATE jobs SET bytes_done = ? WHERE id = ?", (bytes_done, job_id))
-
-    def set_priority(self, job_id: int, priority: int) -> None:
-        """Higher runs first; within one priority, jobs run in the order they were added."""
-        self._execute("UPDATE jobs SET priority = ? WHERE id = ?", (priority, job_id))
-
-    def add_error(self, job_id: int, attempt: int, message: str) -> None:
-        """Append one failed attempt to a job's error history."""
-        self._execute(
-            "INSERT INTO errors (job_id, at, attempt, message) VALUES (?, ?, ?, ?)",
-            (job_id, time.time(), attempt, message),
-        )
-
     def remove(self, job_id: int) -> None:
         """Forget a job and its error history."""
         self._execute("DELETE FROM jobs WHERE id = ?", (job_id,))

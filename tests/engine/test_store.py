@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def test_500_jobs_with_mixed_priorities_come_back_in_the_same_order(store: JobSt
         back = store.load()
         assert [(j.id, j.priority) for j in back] == [(j.id, j.priority) for j in expected]
         assert [kept(j) for j in back] == [kept(j) for j in expected]
-        store.set_priority(500, 9)
+        store.save(job(500, priority=9))
         assert [j.id for j in store.load()] == [500] + [j.id for j in expected if j.id != 500]
     finally:
         store.close()
@@ -122,7 +123,7 @@ def test_within_one_priority_jobs_keep_the_order_they_were_added(store: JobStore
     store.save(job(2))
     store.add([job(9, priority=1)])
     assert [j.id for j in store.load()] == [9, 3, 1, 2]
-    store.set_priority(2, 1)  # same priority as 9 now, and added before it
+    store.save(job(2, priority=1))  # same priority as 9 now, and added before it
     assert [j.id for j in store.load()] == [2, 9, 3, 1]
 
 
@@ -182,10 +183,11 @@ def test_find_returns_the_latest_job_for_a_url_and_folder(store: JobStore) -> No
 
 def test_error_history_is_kept_in_order_and_goes_with_its_job(store: JobStore) -> None:
     store.add([job(1), job(2)])
-    store.add_error(1, 1, "connection lost after 1.0 MiB")
-    store.add_error(2, 1, "server answered HTTP 404 Not Found")
-    store.add_error(1, 2, "server answered HTTP 503 Service Unavailable")
-    store.add_error(1, 3, "server did not answer within 30 s")
+    store.save_many([], [(1, time.time(), 1, "connection lost after 1.0 MiB"),
+                         (2, time.time(), 1, "server answered HTTP 404 Not Found")])
+    later = [(1, time.time(), 2, "server answered HTTP 503 Service Unavailable"),
+             (1, time.time(), 3, "server did not answer within 30 s")]
+    store.save_many([job(1, attempts=3)], later)
     store = reopen(store)
     try:
         history = store.errors(1)
@@ -202,12 +204,10 @@ def test_error_history_is_kept_in_order_and_goes_with_its_job(store: JobStore) -
         store.close()
 
 
-def test_offsets_and_priorities_of_unknown_jobs_are_ignored(store: JobStore) -> None:
-    store.record_offset(77, 10)
-    store.set_priority(77, 1)
-    store.add([job(1)])
-    store.record_offset(1, 4096)
-    assert store.load()[0].bytes_done == 4096
+def test_errors_of_a_job_that_was_never_stored_are_refused_with_the_whole_save(store: JobStore) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_many([job(1)], [(77, time.time(), 1, "no such job")])
+    assert store.load() == []  # all or nothing
 
 
 def part_job(tmp_path: Path, job_id: int, data: bytes | None, recorded: int, state: JobState) -> Job:
@@ -317,10 +317,9 @@ def test_several_threads_at_once_lose_nothing(store: JobStore) -> None:
         try:
             start.wait()
             for k in range(saves):
-                one = job(t * 1000 + k, attempts=k + 1, priority=t, state=JobState.PAUSED)
-                store.save(one)
-                store.record_offset(one.id, (t + 1) * k)
-                store.add_error(one.id, k + 1, f"thread {t} save {k}")
+                one = job(t * 1000 + k, attempts=k + 1, priority=t, state=JobState.PAUSED,
+                          bytes_done=(t + 1) * k)
+                store.save_many([one], [(one.id, time.time(), k + 1, f"thread {t} save {k}")])
         except BaseException as exc:
             failures.append(exc)
 
@@ -369,7 +368,8 @@ def write():
     i = 0
     while True:
         i += 1
-        store.record_offset(1, i * 1024)
+        jobs[0].bytes_done = jobs[0].durable_bytes = i * 1024
+        store.save_many(jobs[:1])
         for one in jobs[1:]:
             one.bytes_done = one.durable_bytes = i
         store.save_many(jobs[1:])
