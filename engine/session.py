@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.courtesy import COURTESY
@@ -32,8 +31,8 @@ from engine.events import (
 )
 from engine.jobs import Job, JobState
 from engine.modes import MODES, Runner
-from engine.naming import PART_SUFFIX, free_name
 from engine.partfile import discard
+from engine.reservations import Reservations
 from engine.sources import UrlEntry
 from engine.store import ErrorRecord, JobStore
 
@@ -128,7 +127,10 @@ class Session:
         self._unsaved_errors: list[ErrorRecord] = []
         self._last_save = 0.0
         self._grants: list[tuple[int, NameGranted]] = []  # answers to send once the store has them
-        self._held_names: dict[str, dict[str, int]] = {}  # folder -> reserved name -> job id
+        self._names = Reservations(
+            self._jobs.values,
+            store.names_held if store is not None and not restore else lambda folder: set(),
+        )
         self.broken: str | None = None
         self._ids: Iterator[int] = itertools.count(1)
         if store is not None:
@@ -507,7 +509,7 @@ class Session:
         if job.state is JobState.RUNNING:
             self._runner.stop_job(job.id, "pause")
         self._stopping.pop(job.id, None)
-        self._release_name(job)
+        self._names.release(job)
         job.move_to(JobState.FAILED)
         job.error, job.speed, job.finished_at = message, 0.0, time.monotonic()
         self._touch(job)
@@ -617,7 +619,7 @@ class Session:
             return
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             discard(job.part_path)
-        self._release_name(job)
+        self._names.release(job)
         del self._jobs[job_id]
         self._untally(job_id)
         self._dirty.discard(job_id)
@@ -643,12 +645,7 @@ class Session:
         if job is None or job.state is not JobState.RUNNING:
             self._grants.append((event.worker_id, NameGranted(event.job_id, None, None)))
             return
-        held = self._names_in(job.dest_dir)
-        self._release_name(job)
-        folder = Path(job.dest_dir)
-        name = free_name(folder, event.wanted, set(held))
-        held[name] = job.id
-        part_path = event.part_path or str(folder / (name + PART_SUFFIX))
+        name, part_path = self._names.reserve(job, event.wanted, event.part_path)
         job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
         if event.part_path is None:  # a new file: what a Resolved event says of it, it says here
             job.bytes_done = job.durable_bytes = 0
@@ -656,23 +653,6 @@ class Session:
             self._rate_samples[job.id] = (time.monotonic(), 0)
         self._touch(job)
         self._grants.append((event.worker_id, NameGranted(job.id, name, part_path)))
-
-    def _names_in(self, dest_dir: str) -> dict[str, int]:
-        """Names reserved in a folder by jobs not yet finished (read from the store the first time)."""
-        held = self._held_names.get(dest_dir)
-        if held is None:
-            held = {j.name: j.id for j in self._jobs.values()
-                    if j.dest_dir == dest_dir and j.name and not j.state.finished}
-            if self._store is not None and not self._restored:
-                for name in self._store.names_held(dest_dir):
-                    held.setdefault(name, 0)  # a job of an earlier run, not in this session
-            self._held_names[dest_dir] = held
-        return held
-
-    def _release_name(self, job: Job) -> None:
-        held = self._held_names.get(job.dest_dir)
-        if held is not None and job.name is not None and held.get(job.name) == job.id:
-            del held[job.name]
 
     def _on_resolved(self, event: Resolved) -> None:
         job = self._jobs.get(event.job_id)
@@ -763,7 +743,7 @@ class Session:
             job.error = error
         if job.state.finished:
             job.finished_at = time.monotonic()
-            self._release_name(job)
+            self._names.release(job)
         self._touch(job)
         if job.state is JobState.FAILED and self._store is not None and error:
             self._unsaved_errors.append((job.id, time.time(), job.attempts, error))
