@@ -123,8 +123,8 @@ def fetch(
         url, auth = without_userinfo(task.url), basic_auth(task.credentials)
         response, offset = _request(http, url, auth, state, state.durable if part else 0)
         with response:
-            if response.status_code == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
-                assert part is not None  # only a resume keeps a 416 (the file is all here)
+            if offset and response.status_code == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
+                assert part is not None  # a resume kept this 416: the file is all here
                 part.truncate(offset)
                 part.sync()
                 return _finish(task, state, part, offset, digest, reserve)

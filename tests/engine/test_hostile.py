@@ -163,6 +163,14 @@ def test_a_server_that_ignores_if_range_never_splices_two_versions(
     assert gets(http_server, "/v.bin") == [None, f"bytes={CUT}-", None]
 
 
+def test_a_416_to_a_request_for_the_whole_file_is_an_error_the_user_reads(tmp_path: Path) -> None:
+    answer = b"HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */0\r\nContent-Length: 0\r\n\r\n"
+    with RawServer(answer) as server, pytest.raises(TransferError) as error:
+        run(server.url, tmp_path)
+    assert error.value.message == "server answered HTTP 416 Requested Range Not Satisfiable"
+    assert not error.value.retryable and list(tmp_path.iterdir()) == []
+
+
 # ---- what a server declares ------------------------------------------------------------------------
 
 
