@@ -104,7 +104,8 @@ class Session:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.retry = retry or RetryPolicy()
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._runner: Runner = MODES[mode](self._inbox, workers)
+        self._worker_ids = itertools.count(1)  # across runners: a replaced runner's events stay its own
+        self._runner: Runner = MODES[mode](self._inbox, workers, self._worker_ids)
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
@@ -266,7 +267,7 @@ class Session:
         with self._lock:
             if self._runner.running_job_ids():
                 raise ValueError("the mode cannot change while downloads run")
-            old, self._runner = self._runner, MODES[mode](self._inbox, workers)
+            old, self._runner = self._runner, MODES[mode](self._inbox, workers, self._worker_ids)
         threading.Thread(target=old.shutdown, name="runner-shutdown", daemon=True).start()
 
     def changes(self) -> Changes:

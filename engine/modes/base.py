@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from typing import ClassVar
 
 from engine.events import NameGranted, Task
@@ -24,11 +25,15 @@ class Runner:
     one_shot: ClassVar[bool] = False  # a new worker for every job
     resizable: ClassVar[bool] = False
 
-    def __init__(self, events: EventQueue, workers: int | None = None) -> None:
+    def __init__(
+        self, events: EventQueue, workers: int | None = None, worker_ids: Iterator[int] | None = None
+    ) -> None:
+        """`worker_ids` numbers the workers; a session gives every runner it makes the same one, so an
+        event from the workers of a runner it replaced never matches a worker of the new one."""
         self.events = events
         self.target = max(1, workers or self.default_workers())
         self.workers: dict[int, Worker] = {}
-        self._ids = itertools.count(1)
+        self._ids = worker_ids if worker_ids is not None else itertools.count(1)
         self._pump: ProcessPump | None = None
         self._ceiling: Ceiling | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,8 +142,6 @@ def test_a_running_pool_grows_and_shrinks_without_losing_or_repeating_a_job(
 
 
 def test_the_thread_pool_has_exactly_n_worker_threads(tmp_path: Path, session_factory: type[Session]) -> None:
-    import threading
-
     session = session_factory("thread-pool", 5)
     session.start()
     wait_until(lambda: sum(t.name.startswith("worker-") for t in threading.enumerate()) == 5, 10, "5 workers")
@@ -225,3 +224,27 @@ def test_a_permanent_failure_takes_one_attempt(
     job = session.job(job_id)
     assert job is not None and job.state is JobState.FAILED and job.attempts == 1
     assert job.error == "server answered HTTP 404 Not Found"
+
+
+@pytest.mark.parametrize("mode", ["thread-pool", "process-pool"])
+def test_switching_mode_on_an_idle_pool_never_lets_the_old_workers_exits_fail_new_jobs(
+    mode: str, http_server: TestServer, tmp_path: Path, session_factory: type[Session]
+) -> None:
+    files = {f"/m{i}.bin": payload(f"m{i}", SLOW // 2) for i in range(8)}
+    urls = [http_server.add(path, data, rate=SLOW) for path, data in files.items()]
+    session = session_factory(mode, 3)
+    session.start()
+    wait_until(lambda: session.stats().workers == 3 and _pool_is_up(session, mode), 30, "the first pool")
+    session.set_mode(mode, 3)  # the old pool ends while the new one takes the jobs
+    add_urls(session, urls, tmp_path)
+    session.start()
+    assert session.wait(60)
+    assert [(job.state, job.error) for job in session.jobs()] == [(JobState.DONE, None)] * 8
+    for path, data in files.items():
+        assert (tmp_path / path[1:]).read_bytes() == data
+
+
+def _pool_is_up(session: Session, mode: str) -> bool:
+    if MODES[mode].uses_processes:
+        return len(session.stats().worker_pids) == 3
+    return sum(t.name.startswith("worker-") for t in threading.enumerate()) >= 3

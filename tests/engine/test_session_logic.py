@@ -31,8 +31,8 @@ class FakeRunner(Runner):
     description: ClassVar[str] = "A runner whose workers are the test."
     last: ClassVar[FakeRunner | None] = None
 
-    def __init__(self, events: Any, workers: int | None = None) -> None:
-        super().__init__(events, workers)
+    def __init__(self, events: Any, workers: int | None = None, worker_ids: Any = None) -> None:
+        super().__init__(events, workers, worker_ids)
         self.tasks: list[Task] = []
         self.answers: list[tuple[int, NameGranted]] = []
         self.on_answer = lambda message: None
