@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.jobs import Outcome
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -85,11 +87,12 @@ class NameGranted:
 
 @dataclass(frozen=True)
 class Progress:
-    """Bytes written so far for a job, how many of them are fsynced and the SHA-256 of those (at most ~10
-    reports a second)."""
+    """Bytes written so far for a job and the moment they had arrived (`time.monotonic()`), how many of
+    them are fsynced and the SHA-256 of those (at most ~10 reports a second)."""
 
     job_id: int
     bytes_done: int
+    at: float
     durable: int = 0
     durable_sha256: str | None = None
 
@@ -106,11 +109,11 @@ class Retrying:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """A worker is done with a job: outcome is 'done', 'failed', 'paused' or 'cancelled'."""
+    """A worker is done with a job, and how."""
 
     job_id: int
     worker_id: int
-    outcome: str
+    outcome: Outcome
     attempts: int
     path: str | None = None
     bytes_done: int = 0

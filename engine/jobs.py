@@ -33,6 +33,31 @@ _ALLOWED: dict[JobState, frozenset[JobState]] = {
 }
 
 
+class StopAction(enum.IntEnum):
+    """What a person asks of a running download: keep its part to resume later, or drop it."""
+
+    PAUSE = 1
+    CANCEL = 2
+
+
+class Outcome(enum.Enum):
+    """How a worker's turn with a job ended."""
+
+    DONE = "done"
+    FAILED = "failed"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def of_stop(cls, action: StopAction) -> Outcome:
+        return cls.CANCELLED if action is StopAction.CANCEL else cls.PAUSED
+
+    @property
+    def state(self) -> JobState:
+        """The state a job takes when its worker ends this way (unless the session decided otherwise)."""
+        return JobState(self.value)
+
+
 class IllegalTransition(RuntimeError):
     """A state change that the job's life does not allow (a bug in the caller)."""
 

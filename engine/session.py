@@ -29,16 +29,17 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
-from engine.jobs import Job, JobState
+from engine.jobs import Job, JobState, Outcome, StopAction
 from engine.modes import MODES, Runner
 from engine.partfile import discard
+from engine.rates import RateMeter
 from engine.reservations import Reservations
 from engine.sources import UrlEntry
 from engine.store import ErrorRecord, JobStore
 
 log = logging.getLogger("parafetch")
-SPEED_SMOOTHING = 0.3
 IDLE_POLL = 0.1
+SPEED_EVERY = 0.2  # seconds between updates of the running jobs' speeds
 SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
 ID_BLOCK = 1024  # job ids taken from the store at a time
 
@@ -109,9 +110,10 @@ class Session:
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
-        self._stopping: dict[int, str] = {}
+        self._stopping: dict[int, JobState] = {}  # running job id -> the state it takes when it stops
         self._removing: set[int] = set()
-        self._rate_samples: dict[int, tuple[float, int]] = {}
+        self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
+        self._speeds_at = 0.0
         self._dirty: set[int] = set()
         self._removed: list[int] = []
         self._counts = dict.fromkeys(JobState, 0)  # jobs per state, kept by `_touch`: stats() never walks all
@@ -395,9 +397,23 @@ class Session:
             if self._running:
                 self._dispatch()
             self._runner.tick()
+            self._update_speeds()
         except Exception as exc:  # a mode that cannot start a worker, say: stop rather than spin
             log.exception("the session could not run its workers")
             self._break(f"could not run the downloads: {type(exc).__name__}: {exc}")
+
+    def _update_speeds(self) -> None:
+        """Every SPEED_EVERY seconds, each running job's speed from its meter (a stalled one slows to 0)."""
+        now = time.monotonic()
+        if now - self._speeds_at < SPEED_EVERY:
+            return
+        self._speeds_at = now
+        for job_id in list(self._active):  # _touch takes each out of the set and puts it back
+            job, meter = self._jobs[job_id], self._meters.get(job_id)
+            speed = meter.rate(now) if meter is not None else 0.0
+            if speed != job.speed:
+                job.speed = speed
+                self._touch(job, save=False)
 
     def _break(self, reason: str) -> None:
         """Stop the whole run, for a reason that no single job explains (under the lock)."""
@@ -413,8 +429,8 @@ class Session:
         self._running = False
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
-                self._stopping[job.id] = "requeue"
-                self._runner.stop_job(job.id, "pause")
+                self._stopping[job.id] = JobState.QUEUED
+                self._runner.stop_job(job.id, StopAction.PAUSE)
 
     def _touch(self, job: Job, save: bool = True) -> None:
         """Mark a job changed: for the next `changes()`, and (unless only its speed moved) for the store.
@@ -508,7 +524,7 @@ class Session:
         if job is None or job.state.finished:
             return
         if job.state is JobState.RUNNING:
-            self._runner.stop_job(job.id, "pause")
+            self._runner.stop_job(job.id, StopAction.PAUSE)
         self._stopping.pop(job.id, None)
         self._names.release(job)
         job.move_to(JobState.FAILED)
@@ -574,16 +590,15 @@ class Session:
         if job.state is JobState.QUEUED:
             job.move_to(JobState.PAUSED)
         elif job.state is JobState.RUNNING:
-            self._stopping[job.id] = "pause"
-            self._runner.stop_job(job.id, "pause")
+            self._stopping[job.id] = JobState.PAUSED
+            self._runner.stop_job(job.id, StopAction.PAUSE)
 
     def _resume_one(self, job: Job) -> None:
         if job.state is JobState.PAUSED:
             job.move_to(JobState.QUEUED)
             self._enqueue(job)
-        elif job.state is JobState.RUNNING and self._stopping.get(job.id) == "pause":
-            self._stopping.pop(job.id)  # too late to take back the stop: re-queue when it lands
-            self._stopping[job.id] = "requeue"
+        elif job.state is JobState.RUNNING and self._stopping.get(job.id) is JobState.PAUSED:
+            self._stopping[job.id] = JobState.QUEUED  # too late to take back the stop: re-queue when it lands
 
     def _cancel_one(self, job: Job) -> None:
         if job.state in (JobState.QUEUED, JobState.PAUSED):
@@ -592,8 +607,8 @@ class Session:
             discard(job.part_path)
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif job.state is JobState.RUNNING:
-            self._stopping[job.id] = "cancel"
-            self._runner.stop_job(job.id, "cancel")
+            self._stopping[job.id] = JobState.CANCELLED
+            self._runner.stop_job(job.id, StopAction.CANCEL)
 
     def _resolve_one(self, job: Job) -> None:
         if job.state is JobState.FAILED:
@@ -651,7 +666,7 @@ class Session:
         if event.part_path is None:  # a new file: what a Resolved event says of it, it says here
             job.bytes_done = job.durable_bytes = 0
             job.part_sha256 = None
-            self._rate_samples[job.id] = (time.monotonic(), 0)
+            self._meters[job.id] = RateMeter()
         self._touch(job)
         self._grants.append((event.worker_id, NameGranted(job.id, name, part_path)))
 
@@ -668,19 +683,14 @@ class Session:
         job.bytes_done = job.durable_bytes = event.offset
         if event.offset == 0:
             job.part_sha256 = None
-        self._rate_samples[job.id] = (time.monotonic(), event.offset)
+        self._meters[job.id] = RateMeter()
         self._touch(job)
 
     def _on_progress(self, event: Progress) -> None:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
-        now = time.monotonic()
-        then, before = self._rate_samples.get(job.id, (job.started_at or now, 0))
-        if now > then:
-            rate = (event.bytes_done - before) / (now - then)
-            job.speed = rate if job.speed == 0 else job.speed + SPEED_SMOOTHING * (rate - job.speed)
-        self._rate_samples[job.id] = (now, event.bytes_done)
+        self._meters.setdefault(job.id, RateMeter()).add(event.at, event.bytes_done)
         job.bytes_done = event.bytes_done
         durable_moved = event.durable > job.durable_bytes
         if durable_moved:
@@ -705,42 +715,38 @@ class Session:
             return  # forgotten, or already failed by the session itself
         job.attempts = event.attempts
         outcome = event.outcome
-        if outcome in ("paused", "pause", "cancel", "cancelled"):
-            outcome = self._stopping.get(job.id, outcome)
-        if outcome == "done":
+        if outcome is Outcome.DONE:
             job.path, job.sha256 = event.path, event.sha256
             job.bytes_done = job.durable_bytes = event.bytes_done
             job.part_path, job.part_sha256 = None, None
-        elif outcome == "failed":
+        elif outcome is Outcome.FAILED:
             if event.part_kept:
                 job.bytes_done = job.durable_bytes
             else:  # the partial file was removed with the failure
                 job.part_path, job.part_sha256 = None, None
                 job.bytes_done = job.durable_bytes = 0
-        self._settle(job, outcome, event.error)
+        stopped = outcome in (Outcome.PAUSED, Outcome.CANCELLED)  # the session says where a stopped job goes
+        state = self._stopping.get(job.id, outcome.state) if stopped else outcome.state
+        self._settle(job, state, event.error)
 
     def _on_worker_exited(self, event: WorkerExited) -> None:
         job_id = self._runner.worker_exited(event.worker_id)
         job = self._jobs.get(job_id) if job_id is not None else None
         if job is not None and job.state is JobState.RUNNING:
-            self._settle(job, self._stopping.get(job.id, "failed"), _died_message(event.exitcode))
+            self._settle(job, self._stopping.get(job.id, JobState.FAILED), _died_message(event.exitcode))
 
-    def _settle(self, job: Job, outcome: str, error: str | None) -> None:
-        """Apply the end of a worker's turn with a job."""
+    def _settle(self, job: Job, state: JobState, error: str | None) -> None:
+        """Apply the end of a worker's turn with a job: it moves to `state`."""
         self._stopping.pop(job.id, None)
-        self._rate_samples.pop(job.id, None)
+        self._meters.pop(job.id, None)
         job.speed, job.next_attempt_at = 0.0, None
-        if outcome == "requeue":
-            job.move_to(JobState.QUEUED)
+        job.move_to(state)
+        if state is JobState.QUEUED:
             self._enqueue(job)
-        elif outcome in ("pause", "paused"):
-            job.move_to(JobState.PAUSED)
-        elif outcome in ("cancel", "cancelled"):
-            job.move_to(JobState.CANCELLED)
+        elif state is JobState.CANCELLED:
             discard(job.part_path)
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
-        else:
-            job.move_to(JobState.DONE if outcome == "done" else JobState.FAILED)
+        elif state in (JobState.DONE, JobState.FAILED):
             job.error = error
         if job.state.finished:
             job.finished_at = time.monotonic()

@@ -25,6 +25,7 @@ from engine.http_client import (
     status_error,
     validator,
 )
+from engine.jobs import StopAction
 from engine.naming import PART_SUFFIX, NameTaken, choose_name, commit_part, free_name, inside, unnumbered
 from engine.partfile import PartFile
 
@@ -44,16 +45,16 @@ _NETWORK_ERRORS = (
     TimeoutError,
 )
 
-StopCheck = Callable[[], str | None]
+StopCheck = Callable[[], StopAction | None]
 Emit = Callable[[Event], None]
 # (wanted name, part path to keep or None, total, validator) -> (name, part path), once the store has them.
 Reserve = Callable[[str, str | None, int | None, str | None], tuple[str, str]]
 
 
 class Stopped(Exception):
-    """The person asked this transfer to stop: action is 'pause' or 'cancel'."""
+    """The person asked this transfer to stop, to pause or to cancel it."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: StopAction) -> None:
         super().__init__(action)
         self.action = action
 
@@ -249,12 +250,12 @@ def _receive(
     digester = Digester(digest, part.fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
 
     def report() -> None:
-        emit(Progress(job_id, pace.size, *digester.checkpointed))
+        emit(Progress(job_id, pace.size, pace.arrived, *digester.checkpointed))
 
     try:
         while True:
             action = stop()
-            if action == "cancel":
+            if action is StopAction.CANCEL:
                 digester.close()
                 part.discard()
                 state.forget_part()
@@ -294,10 +295,11 @@ class _Pace:
     def __init__(self, offset: int) -> None:
         now = time.monotonic()
         self.size = self._window_size = offset
-        self._last_report = self._last_sync = self._window_start = now
+        self._last_report = self._last_sync = self._window_start = self.arrived = now
 
     def report_due(self) -> bool:
-        now = time.monotonic()
+        """True when the bytes so far should be reported; they arrived by `arrived` (now)."""
+        now = self.arrived = time.monotonic()
         if now - self._last_report < PROGRESS_EVERY:
             return False
         self._last_report = now

@@ -30,11 +30,10 @@ from engine.events import (
     WorkerStarted,
 )
 from engine.http_client import new_http_session
+from engine.jobs import Outcome, StopAction
 from engine.partfile import discard
-from engine.transfer import FileState, Stopped, fetch
+from engine.transfer import FileState, StopCheck, Stopped, fetch
 
-ACTIONS = {1: "pause", 2: "cancel"}
-ACTION_CODES = {name: code for code, name in ACTIONS.items()}
 NICENESS = 5  # how far below the app's CPU priority a worker runs: the window or the terminal comes first
 ANSWER_POLL = 1.0  # seconds between looks at the stop flag while waiting for the session's answer (a stop
 # request also wakes the wait: see Worker.request_stop)
@@ -49,19 +48,19 @@ class StopSignal:
     def __init__(self) -> None:
         self._cell: Any = RawArray("q", 2)
 
-    def request(self, job_id: int, action: str) -> None:
-        self._cell[1] = ACTION_CODES[action]
+    def request(self, job_id: int, action: StopAction) -> None:
+        self._cell[1] = int(action)
         self._cell[0] = job_id
 
     def clear(self) -> None:
         self._cell[0] = 0
         self._cell[1] = 0
 
-    def requested(self, job_id: int) -> str | None:
+    def requested(self, job_id: int) -> StopAction | None:
         """The action asked for this job, if any."""
-        if self._cell[0] != job_id:
+        if self._cell[0] != job_id or not self._cell[1]:
             return None
-        return ACTIONS.get(self._cell[1])
+        return StopAction(self._cell[1])
 
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -96,7 +95,7 @@ class Mailbox:
             if not isinstance(message, NameGranted):  # an answer that came too late is dropped
                 return message  # type: ignore[no-any-return]
 
-    def answer(self, job_id: int, stop: Callable[[], str | None]) -> NameGranted:
+    def answer(self, job_id: int, stop: StopCheck) -> NameGranted:
         """Wait for the session's answer about this job; a stop asked meanwhile raises Stopped."""
         while True:
             action = stop()
@@ -105,17 +104,17 @@ class Mailbox:
             try:
                 message = self._receive(ANSWER_POLL)
             except EOFError:
-                raise Stopped("pause") from None
+                raise Stopped(StopAction.PAUSE) from None
             if isinstance(message, NameGranted):
                 if message.job_id == job_id and message.name is None:
-                    raise Stopped(stop() or "cancel")  # asked to stop, or the job is gone
+                    raise Stopped(stop() or StopAction.CANCEL)  # asked to stop, or the job is gone
                 if message.job_id == job_id:
                     return message
             elif message is not NOTHING:
                 self._held.append(message)
 
 
-def wait_or_stop(seconds: float, check: Callable[[], str | None]) -> str | None:
+def wait_or_stop(seconds: float, check: StopCheck) -> StopAction | None:
     """Wait out a backoff delay, returning early with the action if the job is asked to stop."""
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
@@ -141,7 +140,7 @@ def run_job(
     """
     state = FileState.of(task)
     pid, thread = os.getpid(), threading.current_thread().name
-    check: Callable[[], str | None] = lambda: stop.requested(task.job_id)  # noqa: E731
+    check: StopCheck = lambda: stop.requested(task.job_id)  # noqa: E731
 
     def reserve(
         wanted: str, part_path: str | None, total: int | None, validator: str | None
@@ -157,27 +156,28 @@ def run_job(
         emit(JobStarted(task.job_id, worker_id, pid, thread, attempt))
         try:
             done = fetch(task, state, http, check, emit, reserve)
-            return JobFinished(task.job_id, worker_id, "done", attempt, done.path, done.size, done.sha256)
+            return JobFinished(task.job_id, worker_id, Outcome.DONE, attempt, done.path, done.size,
+                               done.sha256)
         except Stopped as stopped:
-            return JobFinished(task.job_id, worker_id, stopped.action, attempt)
+            return JobFinished(task.job_id, worker_id, Outcome.of_stop(stopped.action), attempt)
         except TransferError as error:
             if not error.retryable:
                 discard(state.part_path)
-                return JobFinished(task.job_id, worker_id, "failed", attempt, error=error.message,
+                return JobFinished(task.job_id, worker_id, Outcome.FAILED, attempt, error=error.message,
                                    part_kept=False)
             if attempt >= task.retry.attempts:
-                return JobFinished(task.job_id, worker_id, "failed", attempt, bytes_done=state.durable,
+                return JobFinished(task.job_id, worker_id, Outcome.FAILED, attempt, bytes_done=state.durable,
                                    error=error.message)
             delay = backoff_delay(attempt, task.retry.base_delay, task.retry.max_delay, error.retry_after)
             emit(Retrying(task.job_id, attempt, delay, error.message))
             action = wait_or_stop(delay, check)
             if action:
-                return JobFinished(task.job_id, worker_id, action, attempt)
+                return JobFinished(task.job_id, worker_id, Outcome.of_stop(action), attempt)
         except Exception as error:  # a bug must not take the worker down: report it as the job's failure
             return JobFinished(
                 task.job_id,
                 worker_id,
-                "failed",
+                Outcome.FAILED,
                 attempt,
                 error=f"internal error: {type(error).__name__}: {error}",
             )

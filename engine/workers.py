@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.courtesy import COURTESY
 from engine.events import Event, NameGranted, Task, WorkerExited
+from engine.jobs import StopAction
 from engine.worker import NOTHING, Mailbox, StopSignal, process_main, serve
 
 EventQueue = queue.SimpleQueue[Any]
@@ -70,7 +71,7 @@ class Worker(ABC):
             self.retiring = True
             self._send(None)
 
-    def request_stop(self, job_id: int, action: str) -> None:
+    def request_stop(self, job_id: int, action: StopAction) -> None:
         """Set the stop flag the transfer looks at, and wake the worker if it waits for an answer (a
         worker that does not wait drops the message with the next task)."""
         self.stop_signal.request(job_id, action)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 from engine.events import NameGranted, Task
+from engine.jobs import StopAction
 from engine.limits import Ceiling
 from engine.workers import EventQueue, ProcessPump, ProcessWorker, ThreadWorker, Worker, process_context
 
@@ -128,7 +129,7 @@ class Runner:
         if worker is not None:
             worker.answer(message)
 
-    def stop_job(self, job_id: int, action: str) -> None:
+    def stop_job(self, job_id: int, action: StopAction) -> None:
         """Ask the worker running a job to pause or cancel it; processes are forced after a grace period."""
         for worker in self.workers.values():
             if worker.job_id == job_id:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from engine.events import JobFinished, JobStarted, NameGranted, NameRequest, Progress, Task
-from engine.jobs import Job, JobState
+from engine.jobs import Job, JobState, Outcome, StopAction
 from engine.limits import Ceiling
 from engine.modes import MODES, Runner
 from engine.session import Session
@@ -65,9 +65,9 @@ class FakeRunner(Runner):
         with self._lock:
             self.answers.append((worker_id, message))
 
-    def stop_job(self, job_id: int, action: str) -> None:
+    def stop_job(self, job_id: int, action: StopAction) -> None:
         if job_id in self._running:  # as a worker does: it stops and says so
-            self.events.put(JobFinished(job_id, job_id, action, 1))
+            self.events.put(JobFinished(job_id, job_id, Outcome.of_stop(action), 1))
 
     def tick(self) -> None:
         pass
@@ -186,15 +186,15 @@ def test_a_store_that_cannot_save_stops_the_run_and_answers_nobody(fake_mode: No
 def test_an_event_that_breaks_a_handler_fails_only_its_job(fake_mode: None, tmp_path: Path) -> None:
     with Session("fake") as session:
         bad, good = started(session, ["http://h.example/bad", "http://h.example/good"], tmp_path)
-        runner().events.put(Progress(bad, "not a number"))  # type: ignore[arg-type]
+        runner().events.put(Progress(bad, "not a number", 0.0))  # type: ignore[arg-type]
         runner().events.put(JobStarted(good, good, 1, "worker-1", 1))
-        runner().events.put(JobFinished(good, good, "done", 1, str(tmp_path / "good"), 5, "ab" * 32))
+        runner().events.put(JobFinished(good, good, Outcome.DONE, 1, str(tmp_path / "good"), 5, "ab" * 32))
         assert session.wait(5)
         failed, done = session.job(bad), session.job(good)
         assert failed is not None and failed.state is JobState.FAILED
         assert failed.error is not None and failed.error.startswith("internal error: TypeError")
         assert done is not None and done.state is JobState.DONE
-        runner().events.put(JobFinished(bad, bad, "done", 1, str(tmp_path / "bad"), 5, "cd" * 32))
+        runner().events.put(JobFinished(bad, bad, Outcome.DONE, 1, str(tmp_path / "bad"), 5, "cd" * 32))
         ask(bad, "late.bin")  # a worker that had not heard yet
         assert answer_for(bad).name is None
         assert session.job(bad).state is JobState.FAILED  # type: ignore[union-attr]

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from engine.jobs import JobState
 from engine.modes import MODES
+from engine.session import SessionStats
 from tests.gui.conftest import MakeWindow, all_done, serve_files
-from tests.support.http_server import TestServer
+from tests.support.http_server import TestServer, payload
 
 FILES = 6
 
@@ -69,3 +71,25 @@ def test_each_run_is_summed_up_on_its_own(  # type: ignore[no-untyped-def]
     window.start()
     qtbot.waitUntil(lambda: len(summaries()) == 2, timeout=20_000)
     assert all(text.startswith("Run finished: 1 done, 0 failed") for text in summaries()), summaries()
+
+
+@pytest.mark.timeout(90)
+def test_no_speed_shown_is_above_what_a_throttled_server_sends(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer,
+) -> None:
+    cap = 192 * 1024  # bytes per second per connection
+    urls = [http_server.add(f"/cap{i}.bin", payload(f"cap{i}", 4 * cap), rate=cap) for i in range(30)]
+    window = make_window("threads")
+    shown: list[tuple[float, float, int]] = []  # (fastest row, total, running) at every refresh
+
+    def record(stats: SessionStats) -> None:
+        rows = [job.speed for job in window.model.jobs() if job.state is JobState.RUNNING]
+        shown.append((max(rows, default=0.0), stats.speed, stats.running))
+
+    window.bridge.stats_changed.connect(record)
+    window.add_text("\n".join(urls))
+    window.commands.start.trigger()
+    qtbot.waitUntil(lambda: all_done(window, 30), timeout=60_000)
+    assert max(total for _, total, _ in shown) > 5 * cap  # the downloads did run side by side
+    assert max(fastest for fastest, _, _ in shown) <= 1.2 * cap
+    assert all(total <= 1.2 * cap * running for _, total, running in shown)

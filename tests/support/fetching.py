@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine.events import Event, Task
 from engine.http_client import new_http_session
+from engine.jobs import StopAction
 from engine.transfer import Fetched, FileState, fetch, unrecorded_reserve
 
 
@@ -25,8 +26,8 @@ def fetch_once(
         events.append(event)
         seen["bytes"] = getattr(event, "bytes_done", seen["bytes"])
 
-    def stop() -> str | None:
-        return "pause" if stop_after is not None and seen["bytes"] >= stop_after else None
+    def stop() -> StopAction | None:
+        return StopAction.PAUSE if stop_after is not None and seen["bytes"] >= stop_after else None
 
     dest.mkdir(parents=True, exist_ok=True)
     task = Task(1, url, str(dest), sha256, credentials=credentials)
