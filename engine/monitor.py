@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -46,14 +47,25 @@ def _helper_role(process: psutil.Process) -> str:
 
 
 class SystemMonitor:
-    """Samples the app's process tree; `worker_pids` names which children are download workers."""
+    """Samples the engine's process tree; `worker_pids` names which children are download workers.
 
-    def __init__(self, worker_pids: Callable[[], set[int] | frozenset[int]] = frozenset) -> None:
+    A `front_end` (the window's process, when the engine runs in a host of its own) is listed as a row of
+    its own, after the engine's; the sample's totals are the engine's alone.
+    """
+
+    WorkerPids = Callable[[], set[int] | frozenset[int]]
+
+    def __init__(self, worker_pids: WorkerPids = frozenset, front_end: int | None = None) -> None:
         self._worker_pids = worker_pids
         self._me = psutil.Process(os.getpid())
         self._known: dict[int, psutil.Process] = {self._me.pid: self._me}
-        self._roles: dict[int, str] = {self._me.pid: "app"}
+        self._roles: dict[int, str] = {self._me.pid: "app" if front_end is None else "engine"}
         self._me.cpu_percent(None)
+        self._front_end: psutil.Process | None = None
+        if front_end is not None:
+            with contextlib.suppress(psutil.Error):
+                self._front_end = psutil.Process(front_end)
+                self._front_end.cpu_percent(None)
 
     def sample(self) -> MonitorSample:
         workers = self._worker_pids()
@@ -95,8 +107,20 @@ class SystemMonitor:
             sum(i.threads for i in infos),
             sum(i.cpu_percent for i in infos),
             sum(i.rss for i in infos),
-            tuple(infos),
+            tuple(infos) + self._front_end_row(),
         )
+
+    def _front_end_row(self) -> tuple[ProcessInfo, ...]:
+        front = self._front_end
+        if front is None:
+            return ()
+        try:
+            with front.oneshot():
+                return (ProcessInfo(front.pid, "window", front.num_threads(), front.cpu_percent(None),
+                                    front.memory_info().rss),)
+        except psutil.Error:
+            self._front_end = None  # the window is gone
+            return ()
 
     def _forget(self, pid: int) -> None:
         self._known.pop(pid, None)

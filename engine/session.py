@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from engine.courtesy import COURTESY
 from engine.events import (
     JobFinished,
     JobStarted,
@@ -354,7 +353,6 @@ class Session:
                 items = [self._inbox.get(timeout=IDLE_POLL)]
             except queue.Empty:
                 items = []
-            COURTESY.step_aside()  # before the lock: the window's commands and reads never wait for this
             while len(items) < 1000:
                 try:
                     items.append(self._inbox.get_nowait())
@@ -690,6 +688,8 @@ class Session:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
+        if not isinstance(event.bytes_done, int) or not isinstance(event.durable, int):  # before any change
+            raise TypeError(f"progress must count bytes, not {event.bytes_done!r} and {event.durable!r}")
         self._meters.setdefault(job.id, RateMeter()).add(event.at, event.bytes_done)
         job.bytes_done = event.bytes_done
         durable_moved = event.durable > job.durable_bytes

@@ -7,7 +7,6 @@ import multiprocessing.connection
 import os
 import random
 import signal
-import sys
 import threading
 import time
 from collections import deque
@@ -34,7 +33,6 @@ from engine.jobs import Outcome, StopAction
 from engine.partfile import discard
 from engine.transfer import FileState, StopCheck, Stopped, fetch
 
-NICENESS = 5  # how far below the app's CPU priority a worker runs: the window or the terminal comes first
 ANSWER_POLL = 1.0  # seconds between looks at the stop flag while waiting for the session's answer (a stop
 # request also wakes the wait: see Worker.request_stop)
 EXIT_ORPHANED = 3  # a worker process whose app is gone ends with this status, writing nothing more
@@ -183,22 +181,8 @@ def run_job(
             )
 
 
-def lower_priority() -> None:
-    """Run the calling worker thread at a lower CPU priority than the app (Linux, where it is per thread).
-
-    On two cores, 8 to 64 download threads are runnable as often as the window's thread is; at equal
-    priority it waits in the run queue behind them, and a 5 ms timer fires 20-40 ms late.
-    """
-    if not sys.platform.startswith("linux"):
-        return  # elsewhere the priority belongs to the whole process, the window's thread included
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + NICENESS)
-
-
 def serve(worker_id: int, mailbox: Mailbox, emit: Callable[[Event], None], stop: StopSignal) -> None:
     """The worker loop: run tasks until told to finish (None) or the parent goes away."""
-    lower_priority()
     emit(WorkerStarted(worker_id, os.getpid(), threading.current_thread().name))
     with new_http_session() as http:
         while (task := mailbox.next_task()) is not None:

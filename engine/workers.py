@@ -15,7 +15,6 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from engine.courtesy import COURTESY
 from engine.events import Event, NameGranted, Task, WorkerExited
 from engine.jobs import StopAction
 from engine.worker import NOTHING, Mailbox, StopSignal, process_main, serve
@@ -135,9 +134,6 @@ class ThreadWorker(Worker):
             self.events.put(WorkerExited(self.worker_id, os.getpid(), None))
 
     def _emit(self, event: Event) -> None:
-        """Report an event; a download thread first steps aside while the window's thread needs the GIL
-        (a thread reports a few events per file, so it checks between the pieces of every download)."""
-        COURTESY.step_aside()
         self.events.put(event)
 
     def _send(self, message: Task | NameGranted | None) -> None:
@@ -245,7 +241,6 @@ class ProcessPump(threading.Thread):
             for worker in workers:
                 waitables += [worker.conn, worker.process.sentinel]
             ready = set(multiprocessing.connection.wait(waitables, timeout=1.0))
-            COURTESY.step_aside()
             if self._wake_r in ready:
                 while self._wake_r.poll():
                     self._wake_r.recv_bytes()
@@ -279,11 +274,11 @@ def stop_process_helpers() -> None:
     """End multiprocessing's forkserver and resource tracker, so a finished app leaves no child behind."""
     from multiprocessing import forkserver, resource_tracker
 
-    for helper in (
-        getattr(forkserver, "_forkserver", None),
-        getattr(resource_tracker, "_resource_tracker", None),
+    for helper, pid_field in (
+        (getattr(forkserver, "_forkserver", None), "_forkserver_pid"),
+        (getattr(resource_tracker, "_resource_tracker", None), "_pid"),
     ):
         stop = getattr(helper, "_stop", None)
-        if stop is not None:
+        if stop is not None and getattr(helper, pid_field, None) is not None:  # started here, not inherited
             with contextlib.suppress(OSError, ChildProcessError):
                 stop()

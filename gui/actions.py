@@ -24,6 +24,7 @@ class WindowActions:
     raise_priority: QAction
     lower_priority: QAction
     show_failed: QAction
+    restart_engine: QAction
     paste_urls: QAction
     import_list: QAction
     quit: QAction
@@ -78,6 +79,9 @@ def create_actions(window: QMainWindow) -> WindowActions:
         show_failed=_toggle(_action(window, "&Failed downloads", "Ctrl+Shift+F",
                                     "Show the downloads that failed for good, with their error history",
                                     SP.SP_MessageBoxWarning), "Failed"),
+        restart_engine=_action(window, "Restart the download &engine", "Ctrl+Shift+E",
+                               "Start the download engine again; unfinished downloads resume from the queue",
+                               SP.SP_BrowserReload),
         paste_urls=_action(window, "&Add URLs from clipboard", QKeySequence.StandardKey.Paste,
                            "Add the URLs on the clipboard"),
         import_list=_action(window, "&Import list…", QKeySequence.StandardKey.Open,
@@ -103,6 +107,9 @@ def build_menus(window: QMainWindow, actions: WindowActions) -> None:
     run_menu.addAction(actions.lower_priority)
     run_menu.addSeparator()
     run_menu.addAction(actions.show_failed)
+    run_menu.addSeparator()
+    run_menu.addAction(actions.restart_engine)
+    actions.restart_engine.setEnabled(False)  # only once the engine has died
 
 
 def build_toolbar(window: QMainWindow, actions: WindowActions) -> QToolBar:

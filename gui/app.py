@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
 import sys
 import threading
 import traceback
@@ -15,14 +14,15 @@ from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyle
 
-from engine.store import JobStore, StoreBusy, StoreError, default_data_dir
+from engine.host import EXIT_FOLDER_IN_USE
+from engine.ownership import FolderInUse, FolderLock
+from engine.store import default_data_dir
 from engine.workers import stop_process_helpers
 from gui.messages import MessageHub
 
 log = logging.getLogger("parafetch")
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 ICON_PATH = RESOURCES / "parafetch.png"
-EXIT_FOLDER_IN_USE = 3  # as `get` exits when another Parafetch owns its data folder
 
 
 def app_icon() -> QIcon:
@@ -87,18 +87,12 @@ class ExceptionHooks:
         self.report(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback, f"thread {name}")
 
 
-def open_store(hub: MessageHub, data_dir: str | None = None) -> JobStore | None:
-    """The persistent queue (data_dir, else PARAFETCH_DATA_DIR or the user's data folder); None, and a
-    message, if it cannot be opened: the window then works without keeping its queue. Raises StoreBusy
-    when another Parafetch owns the folder (a second window there would fight it for the queue)."""
-    try:
-        return JobStore(data_dir)
-    except StoreBusy:
-        raise
-    except (OSError, sqlite3.Error, StoreError) as exc:
-        where = data_dir or default_data_dir()
-        hub.error(f"The queue will not be kept: cannot open the job store in {where}: {exc}")
-        return None
+def check_data_folder(data_dir: Path) -> None:
+    """Raise FolderInUse when another Parafetch owns the data folder (its engine would refuse to start).
+    The engine takes the folder itself; this only lets the window say so before it opens."""
+    with contextlib.suppress(OSError):  # a folder that cannot be made: the engine says why, in the window
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        FolderLock(data_dir).release()
 
 
 def main(mode: str | None = None, workers: int | None = None, data_dir: str | None = None) -> int:
@@ -109,14 +103,15 @@ def main(mode: str | None = None, workers: int | None = None, data_dir: str | No
     app = create_app()
     app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
     hub = MessageHub()
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
     try:
-        store = open_store(hub, data_dir)
-    except StoreBusy as busy:
+        check_data_folder(folder)
+    except FolderInUse as busy:
         print(f"parafetch: {busy}", file=sys.stderr)
         QMessageBox.critical(None, "Parafetch is already running", f"Parafetch cannot open: {busy}.")
         return EXIT_FOLDER_IN_USE
     hooks = ExceptionHooks(hub).install()
-    window = MainWindow(QSettings(), hub, mode, workers, store)
+    window = MainWindow(QSettings(), hub, mode, workers, folder)
     window.setWindowIcon(app_icon())
     window.show()
     try:

@@ -1,16 +1,55 @@
-"""Runs engine.compare.run_comparison on a background thread and hands its progress to the UI thread."""
+"""Runs engine.compare.run_comparison in a process of its own and hands its progress to the UI thread: the
+comparison measures its own process tree, never the window's, and never takes the window's GIL."""
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import signal
 import threading
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any, cast
 
-from PySide6.QtCore import QObject, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal
 
 from engine.compare import ModeRun, run_comparison
 from engine.monitor import MonitorSample
 from engine.sources import UrlEntry
+from gui.pipe_reader import PipeReader
+
+KILL_AFTER = 2.0  # seconds a comparison process gets to end after its last message, before it is killed
+
+
+def compare_main(
+    conn: Connection, entries: list[UrlEntry], modes: list[str], workers: int, repeat: int
+) -> None:
+    """Entry point of the comparison process (spawned): reports each mode, samples, then the report. A
+    message from the window, or the window's end, cancels it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
+    cancel = threading.Event()
+
+    def listen() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
+        cancel.set()
+
+    threading.Thread(target=listen, name="compare-cancel", daemon=True).start()
+
+    def result(run: ModeRun) -> None:
+        conn.send(("mode", run))
+
+    def sample(mode: str, taken: MonitorSample) -> None:
+        conn.send(("sample", mode, taken))
+
+    try:
+        report = run_comparison(entries, modes, workers, repeat, on_result=result, cancel=cancel,
+                                on_sample=sample)
+    except Exception as exc:  # shown in the Compare view
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    else:
+        conn.send(("finished", report))
+    conn.close()
 
 
 class ComparisonRunner(QObject):
@@ -24,50 +63,73 @@ class ComparisonRunner(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ctx = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._pipe: PipeReader | None = None
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._pipe is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self, entries: Sequence[UrlEntry], modes: Sequence[str], workers: int, repeat: int) -> None:
         if self.running:
             raise RuntimeError("a comparison is already running")
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(
-            target=self._work, args=(list(entries), list(modes), workers, repeat, self._cancel),
-            name="compare", daemon=True,
+        ours, theirs = self._ctx.Pipe(duplex=True)
+        self._process = self._ctx.Process(
+            target=compare_main, args=(theirs, list(entries), list(modes), workers, repeat),
+            name="parafetch-compare",
         )
-        self._thread.start()
+        self._process.start()
+        theirs.close()
+        self._pipe = PipeReader(ours, self._received, self._ended, self)
 
     def cancel(self) -> None:
         """Stop the current run: its workers are ended, and `finished` reports what was done before it."""
-        self._cancel.set()
+        if self._pipe is not None:
+            self._pipe.send("cancel")
 
     def shutdown(self, timeout: float = 15.0) -> None:
-        """Cancel and wait until the comparison's thread (and so every worker it started) has ended."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Cancel and wait until the comparison's process (and so every worker it started) has ended."""
+        self.cancel()
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(KILL_AFTER)
+        self._close()
 
-    def _work(self, entries: list[UrlEntry], modes: list[str], workers: int, repeat: int,
-              cancel: threading.Event) -> None:
-        try:
-            report = run_comparison(entries, modes, workers, repeat, on_result=self._result, cancel=cancel,
-                                    on_sample=self._sample)
-        except Exception as exc:  # shown in the Compare view
-            self._emit(self.failed, f"{type(exc).__name__}: {exc}")
-        else:
-            self._emit(self.finished, report)
+    def _received(self, messages: list[object]) -> None:
+        for message in messages:
+            kind, *args = cast(tuple[Any, ...], message)
+            if kind == "mode":
+                self.mode_finished.emit(args[0])
+            elif kind == "sample":
+                self.sampled.emit(args[0], args[1])
+            elif kind in ("finished", "failed"):
+                self._end()
+                (self.finished if kind == "finished" else self.failed).emit(args[0])
 
-    def _result(self, run: ModeRun) -> None:
-        self._emit(self.mode_finished, run)
+    def _ended(self) -> None:
+        """The process ended without a report (killed, or a crash in the interpreter)."""
+        if self._pipe is None:
+            return
+        code = self._process.exitcode if self._process is not None else None
+        self._end()
+        self.failed.emit(f"the comparison process ended unexpectedly (exit code {code})")
 
-    def _sample(self, mode: str, sample: MonitorSample) -> None:
-        self._emit(self.sampled, mode, sample)
+    def _end(self) -> None:
+        if self._process is not None:
+            self._process.join(KILL_AFTER)
+            if self._process.is_alive():
+                self._process.kill()
+        self._close()
 
-    @staticmethod
-    def _emit(signal: SignalInstance, *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the view is already gone
-            signal.emit(*args)
+    def _close(self) -> None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe.deleteLater()
+            self._pipe = None

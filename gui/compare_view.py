@@ -36,7 +36,6 @@ from gui.bridge import SessionBridge
 from gui.compare_charts import CompareCharts
 from gui.compare_model import CompareModel
 from gui.compare_runner import ComparisonRunner
-from gui.heartbeat import Heartbeat
 from gui.input_panel import InputPanel, mode_label
 from gui.jobs_model import JobsTableModel
 from gui.pipeline_stage import WindowPipeline
@@ -75,7 +74,6 @@ class CompareDialog(QDialog):
         self.modes: list[str] = []
         self.report: ComparisonReport | None = None
         self.runner = ComparisonRunner(self)
-        self.heartbeat = Heartbeat(self)  # the comparison's download threads step aside for this window
         self.runner.mode_finished.connect(self._mode_finished)
         self.runner.sampled.connect(self._sampled)
         self.runner.finished.connect(self._finished)
@@ -215,7 +213,6 @@ class CompareDialog(QDialog):
             self.runner.cancel()
 
     def _set_running(self, running: bool) -> None:
-        self.heartbeat.set_beating(running)
         self.run_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for widget in (*self.mode_checks.values(), self.workers_box, self.repeat_box):

@@ -174,7 +174,7 @@ class DownloadsView(FastTableView):
         if not jobs:
             return []
         entries: list[MenuEntry] = []
-        session = self.bridge.session
+        engine = self.bridge.engine
         done = [j for j in jobs if j.state is JobState.DONE and j.path]
         if len(done) == 1:
             entries.append(("Open file", lambda: self._open_file(done[0])))
@@ -183,17 +183,17 @@ class DownloadsView(FastTableView):
         entries.append((copy_label, lambda: self._copy_urls(jobs)))
         ids = [j.id for j in jobs]
         if any(j.state in (JobState.QUEUED, JobState.RUNNING) for j in jobs):
-            entries.append(("Pause", lambda: self._each(ids, session.pause)))
+            entries.append(("Pause", lambda: self._each(ids, engine.pause)))
         if any(j.state is JobState.PAUSED for j in jobs):
-            entries.append(("Resume", lambda: self._each(ids, session.resume)))
+            entries.append(("Resume", lambda: self._each(ids, engine.resume)))
         if any(not j.state.finished for j in jobs):
-            entries.append(("Cancel", lambda: self._each(ids, session.cancel)))
+            entries.append(("Cancel", lambda: self._each(ids, engine.cancel)))
         if any(j.state in (JobState.FAILED, JobState.CANCELLED) for j in jobs):
-            entries.append(("Retry", lambda: self._each(ids, session.retry_failed)))
+            entries.append(("Retry", lambda: self._each(ids, engine.retry_failed)))
         if any(j.state in WAITING for j in jobs):
             entries.append(("Raise priority", lambda: self.shift_priority(1, jobs)))
             entries.append(("Lower priority", lambda: self.shift_priority(-1, jobs)))
-        entries.append(("Remove", lambda: self._each(ids, session.remove)))
+        entries.append(("Remove", lambda: self._each(ids, engine.remove)))
         return entries
 
     def shift_priority(self, step: int, jobs: list[Job] | None = None) -> None:
@@ -205,8 +205,7 @@ class DownloadsView(FastTableView):
                 self.hub.info("Priority orders the downloads that wait to start: pick queued or paused ones")
             return
         for job in waiting:
-            self.bridge.session.set_priority(job.id, job.priority + step)
-        self.bridge.poke()
+            self.bridge.engine.set_priority(job.id, job.priority + step)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
         index = self.indexAt(event.pos())
@@ -225,7 +224,6 @@ class DownloadsView(FastTableView):
     def _each(self, job_ids: list[int], command: Callable[[int], None]) -> None:
         for job_id in job_ids:
             command(job_id)
-        self.bridge.poke()
 
     def _open_file(self, job: Job | None) -> None:
         if job is None or job.state is not JobState.DONE or not job.path:

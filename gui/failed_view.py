@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import protocol
 from engine.jobs import Job
 from gui.bridge import SessionBridge
 from gui.failed_model import FailedColumn, FailedModel
@@ -56,7 +55,6 @@ class FailedView(QWidget):
     """The failed jobs with their error history, and Retry, Retry all, Mark resolved, Export URL list."""
 
     count_changed = Signal(int)
-    _history_loaded = Signal(int, list)  # job id, History (read on the pool's thread)
 
     def __init__(self, jobs_model: JobsTableModel, bridge: SessionBridge, hub: MessageHub,
                  parent: QWidget | None = None) -> None:
@@ -66,7 +64,7 @@ class FailedView(QWidget):
         self.bridge = bridge
         self.hub = hub
         self.model = FailedModel(self)
-        self._pool = QThreadPool(self)  # the store is read and files are written off the UI thread
+        self._pool = QThreadPool(self)  # files are written off the UI thread
         self._pool.setMaxThreadCount(1)
         self._history_job: int | None = None
 
@@ -122,7 +120,7 @@ class FailedView(QWidget):
 
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self._history_loaded.connect(self._show_history)
+        self.bridge.engine.history.connect(self._show_history)
         bridge.stats_changed.connect(self.refresh)
         self.refresh()
 
@@ -165,19 +163,12 @@ class FailedView(QWidget):
             self.history.clear()
             return
         self.history.setPlainText(history_text(job, None))
-        self._pool.start(lambda: self._load_history(job.id))
+        self.bridge.engine.ask_history(job.id)
 
-    def _load_history(self, job_id: int) -> None:
-        """On the pool's thread: read the job's error history from the store."""
-        try:
-            history = self.bridge.session.error_history(job_id)
-        except sqlite3.Error:  # the store was closed: the window is shutting down
-            return
-        with contextlib.suppress(RuntimeError):  # the view is already gone
-            self._history_loaded.emit(job_id, history)
-
-    @Slot(int, list)
-    def _show_history(self, job_id: int, history: History) -> None:
+    @Slot(object)
+    def _show_history(self, answer: protocol.History) -> None:
+        """The engine's answer to `ask_history`: shown if that job is still the one selected."""
+        job_id, history = answer.job_id, list(answer.entries)
         job = next((j for j in self.model.jobs() if j.id == job_id), None)
         if job is not None and job_id == self._history_job:
             self.history.setPlainText(history_text(job, history))
@@ -196,8 +187,7 @@ class FailedView(QWidget):
         if not jobs:
             return
         for job in jobs:
-            self.bridge.session.retry_failed(job.id)
-        self.bridge.poke()
+            self.bridge.engine.retry_failed(job.id)
         later = "" if self.bridge.started else " — press Start (F5) to download"
         self.hub.info(f"Queued {plural(len(jobs), 'failed download')} again{later}")
 
@@ -205,8 +195,7 @@ class FailedView(QWidget):
     def mark_resolved(self) -> None:
         jobs = self.selected_jobs()
         for job in jobs:
-            self.bridge.session.mark_resolved(job.id)
-        self.bridge.poke()
+            self.bridge.engine.mark_resolved(job.id)
 
     @Slot()
     def choose_export_file(self) -> None:

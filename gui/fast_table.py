@@ -11,7 +11,6 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPaintEvent, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView, QWidget
 
-from engine.courtesy import COURTESY
 from gui.text_cache import TextCache
 
 QUICK_PAINT_MS = 12.0  # repaints quicker than this happen at once
@@ -110,8 +109,7 @@ class FastTableView(QTableView):
         return delegate
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        with COURTESY.busy():  # download threads keep out of the way until the repaint is done
-            self._paint_rows(event)
+        self._paint_rows(event)
 
     def _paint_rows(self, event: QPaintEvent) -> None:
         """Rows whose values can be painted without the model are kept as images: a row repaints only when

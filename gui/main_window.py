@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
@@ -17,18 +16,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.events import RetryPolicy
+from engine.host import HostConfig
 from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.pipeline import PIPELINE
-from engine.session import Session, SessionStats
+from engine.session import SessionStats
 from engine.sources import ParsedInput, parse_text
-from engine.store import JobStore
 from engine.terminal import format_duration
 from engine.transfer import human_bytes
 from gui.actions import build_menus, build_toolbar, create_actions
 from gui.bridge import SessionBridge
 from gui.compare_view import CompareLauncher
 from gui.downloads_view import DownloadsView
+from gui.engine_link import EngineLink
 from gui.failed_view import FailedView, install_failed_tab
 from gui.input_panel import InputPanel, download_mode
 from gui.jobs_model import JobsTableModel, display_name
@@ -43,13 +44,11 @@ from gui.thumbnails import ThumbnailCache
 from gui.url_input import MAX_DETAILS, UrlIntake, add_report
 from gui.window_state import WindowState
 
-BIG_ADD = 500
 RETRYABLE = (JobState.FAILED, JobState.CANCELLED)
 FAILURES_ONE_BY_ONE = 3
 CLOSE_WATCHDOG_MS = 20_000
 FAILED_HEIGHT = 260  # pixels of the bottom area while the Failed list is in front
 
-log = logging.getLogger("parafetch")
 
 
 class MainWindow(QMainWindow):
@@ -58,9 +57,10 @@ class MainWindow(QMainWindow):
     shut_down = Signal()
 
     def __init__(self, settings: QSettings | None = None, hub: MessageHub | None = None,
-                 mode: str | None = None, workers: int | None = None, store: JobStore | None = None) -> None:
-        """With a store the queue is kept there and comes back at the next start (the store is closed
-        when the window has shut down)."""
+                 mode: str | None = None, workers: int | None = None,
+                 data_dir: str | os.PathLike[str] | None = None) -> None:
+        """The downloads run in an engine host process of their own. With a data folder the engine keeps
+        the queue there and it comes back at the next start; without one it is forgotten."""
         super().__init__()
         self.setWindowTitle("Parafetch")
         self.setObjectName("main-window")
@@ -71,21 +71,23 @@ class MainWindow(QMainWindow):
         self.state = WindowState(settings or QSettings())
         picked = mode if mode in MODES or mode == PIPELINE else self.state.mode()  # a mode, or the pipeline
         mode = download_mode(picked)
-        self.store = store
-        self.session = Session(mode, self._pool_size(mode, workers), store=store, restore=store is not None)
-        self.model = JobsTableModel(self, max_attempts=self.session.retry.attempts)
-        self.bridge = SessionBridge(self.session, self.model, self)
+        pool = self._pool_size(mode, workers)
+        self.engine = EngineLink(HostConfig(mode, pool, RetryPolicy(), data_dir is not None,
+                                            os.fspath(data_dir) if data_dir is not None else None,
+                                            os.getpid()), self)
+        self.model = JobsTableModel(self, max_attempts=self.engine.retry.attempts)
+        self.bridge = SessionBridge(self.engine, self.model, self)
         self.thumbnails = ThumbnailCache(self)
         self.model.thumbnail = self.thumbnails.icon
         self.intake = UrlIntake(self)
         self._was_active = False
         self._before_run: SessionStats | None = None  # the last tick before the current run began
         self._closing = False
+        self._sent: set[tuple[str, str]] = set()  # (url, folder) added, whose rows the engine has yet to send
 
         self.input = InputPanel()
         self.input.set_mode(picked)
-        self.input.set_workers(self.session.stats().workers if MODES[mode].resizable
-                               else self.state.workers(mode))
+        self.input.set_workers(pool or self.state.workers(mode))
         self.input.set_folder(self.state.folder(self.input.folder()))
         self.view = DownloadsView(self.model, self.bridge, self.hub)
         self.monitor = MonitorPanel()
@@ -107,7 +109,6 @@ class MainWindow(QMainWindow):
         self.compare = CompareLauncher(self, self.model, self.input, self.bridge, self.pipeline)
         self.state.restore(self)
         self.bridge.start()
-        self.bridge.refresh()
 
     def _make_room_for_failed(self, index: int) -> None:
         """Bringing the Failed list forward grows the bottom area so its table and history are readable."""
@@ -162,11 +163,12 @@ class MainWindow(QMainWindow):
         a = self.commands
         self.bottom_tabs.currentChanged.connect(self._make_room_for_failed)
         a.start.triggered.connect(self.start)
-        a.pause_all.triggered.connect(lambda: self._command(self.session.pause))
-        a.resume_all.triggered.connect(lambda: self._command(self.session.resume))
-        a.cancel_all.triggered.connect(lambda: self._command(self.session.cancel))
-        a.retry_failed.triggered.connect(lambda: self._command(self.session.retry_failed))
-        a.clear_finished.triggered.connect(lambda: self._command(self.session.clear_finished))
+        a.pause_all.triggered.connect(lambda: self.engine.pause())
+        a.resume_all.triggered.connect(lambda: self.engine.resume())
+        a.cancel_all.triggered.connect(lambda: self.engine.cancel())
+        a.retry_failed.triggered.connect(lambda: self.engine.retry_failed())
+        a.clear_finished.triggered.connect(self.engine.clear_finished)
+        a.restart_engine.triggered.connect(self.restart_engine)
         a.raise_priority.triggered.connect(lambda: self.view.shift_priority(1))
         a.lower_priority.triggered.connect(lambda: self.view.shift_priority(-1))
         a.paste_urls.triggered.connect(self.add_from_clipboard)
@@ -180,8 +182,11 @@ class MainWindow(QMainWindow):
         self.hub.posted.connect(self._show_message)
         self.bridge.stats_changed.connect(self._stats_changed)
         self.bridge.sample_ready.connect(self.monitor.show_sample)
-        self.bridge.sampler.listeners.append(self.monitor.record)
+        self.bridge.sample_listeners.append(self.monitor.record)
         self.bridge.jobs_finished.connect(self._jobs_finished)
+        self.bridge.engine_died.connect(self._engine_died)
+        self.engine.refused.connect(self.hub.warning)
+        self.engine.note.connect(lambda level, text: self.hub.post(level, text))
         self.thumbnails.ready.connect(self._thumbnail_ready)
         self.view.current_job_changed.connect(self._show_preview)
 
@@ -220,16 +225,18 @@ class MainWindow(QMainWindow):
     @Slot(object, str)
     def add_parsed(self, parsed: ParsedInput, source: str) -> None:
         """The one place where parsed input becomes jobs, and the person is told what happened."""
-        folder = os.path.abspath(self.input.folder())  # as the session keeps it
-        fresh = [e for e in parsed.entries if not self.model.has_url(e.url, folder)]
-        known = [e for e in parsed.entries if self.model.has_url(e.url, folder)]
+        folder = os.path.abspath(self.input.folder())  # as the engine keeps it
+        self._sent = {key for key in self._sent if not self.model.has_url(*key)}  # those now have rows
+
+        def listed(url: str) -> bool:
+            return self.model.has_url(url, folder) or (url, folder) in self._sent
+
+        fresh = [e for e in parsed.entries if not listed(e.url)]
+        known = [e for e in parsed.entries if listed(e.url)]
         again = [e for e in known if (job := self.model.find(e.url, folder)) and job.state in RETRYABLE]
         if fresh or again:
-            self.session.add(fresh + again, folder)  # the session queues failed and cancelled ones again
-            if len(fresh) <= BIG_ADD:
-                self.bridge.poke()  # the new rows show at once
-            else:
-                self.bridge.hurry()  # thousands: the poller copies them off the UI thread for the next tick
+            self.engine.add(fresh + again, folder)  # the engine queues failed and cancelled ones again
+            self._sent.update((e.url, folder) for e in fresh)
         text, details = add_report(source, parsed, len(fresh), [e.url for e in known if e not in again],
                                    len(again))
         if (fresh or again) and not self.bridge.started:
@@ -256,40 +263,33 @@ class MainWindow(QMainWindow):
     def start(self) -> None:
         self.bridge.start_session()
 
-    def _command(self, command: object) -> None:
-        assert callable(command)
-        command()
-        self.bridge.poke()
-
     @Slot(str)
     def change_mode(self, mode: str) -> None:
-        if mode == self.session.mode:
+        if mode == self.engine.mode:
             return
         workers = self.state.workers(mode)
         try:
-            self.session.set_mode(mode, workers if MODES[mode].resizable else None)
+            self.engine.set_mode(mode, workers if MODES[mode].resizable else None)
         except ValueError as exc:
-            self.hub.warning(f"The mode stays {MODES[self.session.mode].label}: {exc}")
+            self.hub.warning(f"The mode stays {MODES[self.engine.mode].label}: {exc}")
             self.input.mode_box.blockSignals(True)
-            self.input.set_mode(self.session.mode)
+            self.input.set_mode(self.engine.mode)
             self.input.mode_box.blockSignals(False)
             return
         self.input.workers_box.blockSignals(True)
         self.input.set_workers(workers)
         self.input.workers_box.blockSignals(False)
         self.state.set_mode(mode)
-        self.bridge.poke()
         size = f", {workers} workers" if MODES[mode].resizable else ""
         self.hub.info(f"Mode: {MODES[mode].label}{size}")
 
     @Slot(int)
     def change_workers(self, workers: int) -> None:
-        mode = self.session.mode
+        mode = self.engine.mode
         if not MODES[mode].resizable:
             return
         self.state.set_workers(mode, workers)
-        self.session.set_workers(workers)
-        self.bridge.poke()
+        self.engine.set_workers(workers)
         self.status.say(f"{MODES[mode].label}: {workers} workers")
 
     # ---- refresh ------------------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ class MainWindow(QMainWindow):
         self.setEnabled(False)
         self.status.say("Stopping downloads…")
         self.bridge.shutdown_finished.connect(self._finish_close)
-        self.bridge.shutdown_async(then=self._close_store)
+        self.bridge.shutdown_async()
         QTimer.singleShot(CLOSE_WATCHDOG_MS, self._finish_close)
 
     def _ask_to_stop(self) -> bool:
@@ -394,15 +394,23 @@ class MainWindow(QMainWindow):
         self.close()
 
     def shut_down_now(self, timeout: float = 2.0) -> None:
-        """Stop every worker and close the store, and wait: the app quits without closing the window."""
-        self.bridge.close(timeout, then=self._close_store)
+        """Stop the engine (it saves the queue) and wait: the app quits without closing the window."""
+        self.bridge.close(timeout)
         self._finish_close()
 
-    def _close_store(self) -> None:
-        """Close the job store once the session has stopped; a session still stopping may save again."""
-        if self.store is None:
+    # ---- the engine's life ---------------------------------------------------------------------------------
+
+    @Slot(str)
+    def _engine_died(self, why: str) -> None:
+        """Say so, and offer a restart: the new engine resumes every unfinished download from the queue."""
+        self.commands.restart_engine.setEnabled(True)
+        self.hub.error(f"{why}: the downloads stopped. Downloads > Restart the download engine "
+                       "(Ctrl+Shift+E) resumes them.")
+
+    @Slot()
+    def restart_engine(self) -> None:
+        if not self.engine.ended:
             return
-        if self.session.stopped:
-            self.store.close()
-        else:
-            log.warning("the session did not stop in time: the job store is left open")
+        self.commands.restart_engine.setEnabled(False)
+        self.bridge.restart()
+        self.hub.info("The download engine started again")

@@ -28,7 +28,7 @@ from gui.jobs_model import CELL_ROLE
 Index = QModelIndex | QPersistentModelIndex
 PROCESS_HEADERS = ("PID", "Role", "Threads", "CPU", "Memory")
 WIDEST = {"processes": "999", "threads": "9999", "cpu": "999%", "memory": "999.9 MiB", "speed": "999.9 MiB/s"}
-ROLE_ORDER = {"app": 0, "worker": 1, "forkserver": 2, "resource tracker": 3}
+ROLE_ORDER = {"window": 0, "engine": 1, "app": 1, "worker": 2, "forkserver": 3, "resource tracker": 4}
 
 
 def _percent(value: float) -> str:

@@ -139,7 +139,7 @@ def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = 
         wait(seconds / 2)
         waiting = [j for j in window.model.jobs() if j.state is JobState.QUEUED]
         if waiting:
-            window.session.pause(waiting[-1].id)  # show a paused row too
+            window.engine.pause(waiting[-1].id)  # show a paused row too
         wait(seconds / 2)
         pictures = [j for j in window.model.jobs() if window.thumbnails.is_image(j)]
         if pictures:

@@ -19,8 +19,7 @@ from PySide6.QtCore import (
     QStandardPaths,
 )
 
-from engine.jobs import JobState
-from engine.store import JobStore
+from engine.jobs import Job, JobState
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
 from tests.support.http_server import TestServer, payload
@@ -55,9 +54,9 @@ def make_window(qtbot, settings: QSettings, downloads: Path) -> Iterator[MakeWin
     windows: list[MainWindow] = []
 
     def make(mode: str | None = "thread-pool", workers: int | None = None, show: bool = True,
-             settings_: QSettings | None = None, store: JobStore | None = None,
+             settings_: QSettings | None = None, data_dir: Path | None = None,
              folder: bool = True) -> MainWindow:
-        window = MainWindow(settings_ or settings, mode=mode, workers=workers, store=store)
+        window = MainWindow(settings_ or settings, mode=mode, workers=workers, data_dir=data_dir)
         window.confirm_close = False
         if folder:
             window.input.set_folder(str(downloads))
@@ -118,3 +117,9 @@ def select_rows(window: MainWindow, rows: list[int]) -> None:
     for row in rows:
         selection.select(model.index(row, 0), model.index(row, model.columnCount() - 1))
     window.view.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
+def rows_shown(qtbot, window: MainWindow, count: int, timeout: int = 10_000) -> list[Job]:  # type: ignore[no-untyped-def]
+    """Wait until the table shows `count` rows (the engine sends them in its next snapshot); their jobs."""
+    qtbot.waitUntil(lambda: window.model.rowCount() == count, timeout=timeout)
+    return window.model.jobs()

@@ -44,7 +44,7 @@ def drop(window: MainWindow, mime: QMimeData) -> bool:
 def test_paste_box_and_add_button(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     window.input.paste_box.setPlainText("\n".join(URLS))
     qtbot.mouseClick(window.input.add_button, Qt.MouseButton.LeftButton)
-    assert urls_in_table(window) == URLS
+    qtbot.waitUntil(lambda: urls_in_table(window) == URLS)
     assert window.input.paste_box.toPlainText() == ""  # everything was taken
     qtbot.waitUntil(lambda: last_message(window).startswith("Paste: 3 added"))
     assert "3 added" in window.status.currentMessage()
@@ -55,7 +55,7 @@ def test_invalid_lines_are_reported_with_reasons(qtbot, window: MainWindow) -> N
     text = f"{URLS[0]}\nftp://host/file\njust words\n{URLS[0]}\nhttp://\n"
     window.input.paste_box.setPlainText(text)
     qtbot.mouseClick(window.input.add_button, Qt.MouseButton.LeftButton)
-    assert urls_in_table(window) == [URLS[0]]
+    qtbot.waitUntil(lambda: urls_in_table(window) == [URLS[0]])
     assert window.input.paste_box.toPlainText() == text  # kept, so the person can fix the bad lines
     qtbot.waitUntil(lambda: bool(window.messages.messages()))
     message = window.messages.messages()[-1]
@@ -73,7 +73,7 @@ def test_invalid_lines_are_reported_with_reasons(qtbot, window: MainWindow) -> N
 def test_adding_again_skips_urls_already_in_the_list(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     window.add_text(URLS[0])
     window.add_text("\n".join(URLS))
-    assert urls_in_table(window) == URLS
+    qtbot.waitUntil(lambda: urls_in_table(window) == URLS)
     qtbot.waitUntil(lambda: last_message(window).startswith("Paste: 2 added, 1 duplicate skipped"))
     assert f"already in the list: {URLS[0]}" in window.messages.messages()[-1].details
 
@@ -94,14 +94,14 @@ def test_ctrl_v_in_the_paste_box_pastes_text(qtbot, window: MainWindow) -> None:
     qtbot.waitUntil(window.input.paste_box.hasFocus)
     qtbot.keyClick(window.input.paste_box, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert window.input.paste_box.toPlainText() == URLS[0]
-    assert urls_in_table(window) == []
+    qtbot.waitUntil(lambda: urls_in_table(window) == [])
 
 
 def test_drop_plain_text(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     mime = QMimeData()
     mime.setText("Here are two: " + ", ".join(URLS[:2]) + "\n# a comment\n")
     assert drop(window, mime)
-    assert urls_in_table(window) == URLS[:2]
+    qtbot.waitUntil(lambda: urls_in_table(window) == URLS[:2])
     qtbot.waitUntil(lambda: last_message(window) == "Drop: 2 added, 3 invalid — press Start (F5) to download")
 
 
@@ -110,7 +110,7 @@ def test_drop_links_from_a_browser(qtbot, window: MainWindow) -> None:  # type: 
     mime.setUrls([QUrl(url) for url in URLS] + [QUrl("mailto:someone@example.com")])
     assert mime.hasFormat("text/uri-list")
     assert drop(window, mime)
-    assert urls_in_table(window) == URLS  # percent-encoding kept as sent
+    qtbot.waitUntil(lambda: urls_in_table(window) == URLS)  # percent-encoding kept as sent
     qtbot.waitUntil(lambda: last_message(window).startswith("Drop: 3 added, 1 invalid"))
     assert any("mailto" in d for d in window.messages.messages()[-1].details)
 
@@ -132,11 +132,11 @@ def test_drop_list_files(qtbot, window: MainWindow, tmp_path: Path) -> None:  # 
     assert any("photo.jpg: only .txt list files can be dropped" in d for d in details)
 
 
-def test_drop_of_nothing_useful_is_refused(window: MainWindow) -> None:
+def test_drop_of_nothing_useful_is_refused(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     mime = QMimeData()
     mime.setData("application/x-something", b"\x00\x01")
     assert not drop(window, mime)
-    assert urls_in_table(window) == []
+    qtbot.waitUntil(lambda: urls_in_table(window) == [])
 
 
 def test_import_list(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

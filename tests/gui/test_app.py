@@ -12,11 +12,10 @@ from PySide6.QtGui import QColor, QImage
 
 import gui
 from engine.jobs import JobState
-from engine.store import JobStore
 from gui.app import ExceptionHooks, app_icon, create_app
 from gui.jobs_model import Column
 from gui.messages import MessageHub
-from tests.gui.conftest import MakeWindow, all_done
+from tests.gui.conftest import MakeWindow, all_done, rows_shown
 from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(60)
@@ -44,7 +43,7 @@ def test_uncaught_exceptions_are_shown_and_the_app_goes_on(qtbot, window) -> Non
 def test_settings_are_remembered(qtbot, make_window: MakeWindow, settings: QSettings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     first = make_window("thread-pool", workers=4)
     first.input.set_mode("process-pool")
-    assert first.session.mode == "process-pool"
+    assert first.engine.mode == "process-pool"
     first.input.workers_box.setValue(3)
     first.input.set_folder(str(tmp_path / "elsewhere"))
     first.main_splitter.setSizes([400, 200])
@@ -52,8 +51,8 @@ def test_settings_are_remembered(qtbot, make_window: MakeWindow, settings: QSett
         first.close()
     again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
     second = make_window(None, settings_=again, show=False, folder=False)
-    assert second.session.mode == "process-pool" and second.input.mode() == "process-pool"
-    assert second.input.workers() == 3 and second.session.stats().workers == 3
+    assert second.engine.mode == "process-pool" and second.input.mode() == "process-pool"
+    assert second.input.workers() == 3 and second.bridge.stats.workers == 3
     assert second.input.folder() == str(tmp_path / "elsewhere")
     assert second.state.settings.value("splitters/main-splitter") is not None
 
@@ -110,14 +109,14 @@ def test_with_a_store_the_queue_comes_back(  # type: ignore[no-untyped-def]
     qtbot, make_window: MakeWindow, downloads: Path, tmp_path: Path, http_server: TestServer,
 ) -> None:
     url = http_server.add("/kept.bin", b"k" * 5000)
-    first = make_window(store=JobStore(tmp_path / "data"))
+    first = make_window(data_dir=tmp_path / "data")
     first.add_text(url)
     first.start()
     qtbot.waitUntil(lambda: all_done(first, 1), timeout=20_000)
     with qtbot.waitSignal(first.shut_down, timeout=30_000):
         first.close()
-    second = make_window(store=JobStore(tmp_path / "data"))
-    assert [(j.url, j.state) for j in second.model.jobs()] == [(url, JobState.DONE)]
+    second = make_window(data_dir=tmp_path / "data")
+    qtbot.waitUntil(lambda: [(j.url, j.state) for j in second.model.jobs()] == [(url, JobState.DONE)])
     second.add_text(url)  # already there and done: skipped, not fetched again
     qtbot.waitUntil(lambda: "1 duplicate skipped" in second.messages.messages()[-1].text)
     assert len(second.model.jobs()) == 1
@@ -128,7 +127,7 @@ def test_the_preview_follows_the_selected_download_while_it_runs(  # type: ignor
 ) -> None:
     url = http_server.add("/slow.bin", payload("slow", 300_000), rate=600_000)
     window.add_text(url)
-    job = window.model.jobs()[0]
+    job = rows_shown(qtbot, window, 1)[0]
     window.view.select_job(job.id)
     assert "queued" in window.preview.caption.text()
     window.start()
@@ -141,10 +140,10 @@ def test_the_pipeline_choice_is_remembered(qtbot, make_window: MakeWindow, setti
 
     first = make_window("thread-pool", workers=4)
     first.input.set_mode(PIPELINE)
-    assert first.pipeline.enabled and first.session.mode == "thread-pool"
+    assert first.pipeline.enabled and first.engine.mode == "thread-pool"
     with qtbot.waitSignal(first.shut_down, timeout=30_000):
         first.close()
     again = QSettings(settings.fileName(), QSettings.Format.IniFormat)
     second = make_window(None, settings_=again, show=False, folder=False)
     assert second.input.mode() == PIPELINE and second.pipeline.enabled
-    assert second.session.mode == "thread-pool"
+    assert second.engine.mode == "thread-pool"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from pathlib import Path
 
 import psutil
@@ -29,7 +27,7 @@ def test_closing_mid_run_leaves_no_child_process(
     window.start()
     qtbot.waitUntil(lambda: any(j.state is JobState.RUNNING and j.bytes_done > 0
                                 for j in window.model.jobs()), timeout=20_000)
-    if window.session.stats().worker_pids:
+    if window.bridge.stats.worker_pids:
         assert psutil.Process().children(recursive=True)
     with qtbot.waitSignal(window.shut_down, timeout=SHUTDOWN_MS):
         window.close()  # confirm_close is off in tests
@@ -43,8 +41,7 @@ def test_quitting_without_closing_the_window_stops_everything(  # type: ignore[n
     qtbot, make_window: MakeWindow, http_server: TestServer, tmp_path: Path,
 ) -> None:
     files = serve_files(http_server, 4, size=400_000, rate=100_000)
-    store = JobStore(tmp_path / "data")
-    window = make_window("process-pool", workers=2, store=store)
+    window = make_window("process-pool", workers=2, data_dir=tmp_path / "data")
     window.pipeline.set_enabled(True)
     window.add_text("\n".join(files))
     window.start()
@@ -52,11 +49,8 @@ def test_quitting_without_closing_the_window_stops_everything(  # type: ignore[n
                                 for j in window.model.jobs()), timeout=20_000)
     assert psutil.Process().children(recursive=True)
     window.shut_down_now(2.0)  # what gui.app.main does when the app quits without a closeEvent
-    assert window.is_shut_down and window.session.stopped and not window.pipeline.enabled
-    threads = {t.name for t in threading.enumerate()}
-    assert not threads & {"monitor-sampler", "session-poller", "session", "session-shutdown"}
-    with pytest.raises(sqlite3.ProgrammingError):
-        store.load()
+    assert window.is_shut_down and window.engine.ended and not window.pipeline.enabled
+    assert window.engine.process.exitcode == 0  # it saved the queue and ended by itself
     with JobStore(tmp_path / "data") as reopened:  # running jobs went back to the queue
         assert {j.state for j in reopened.load()} <= {JobState.QUEUED, JobState.DONE}
     stop_process_helpers()

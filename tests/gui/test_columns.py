@@ -12,6 +12,7 @@ from engine.session import Changes
 from gui.downloads_view import HIDDEN_AT_FIRST
 from gui.jobs_model import Column, JobsTableModel
 from gui.main_window import MainWindow
+from tests.gui.conftest import rows_shown
 from tests.gui.test_jobs_model import make_job
 from tests.support.http_server import TestServer, payload
 
@@ -28,6 +29,7 @@ def test_a_retrying_download_shows_its_attempts_and_when_it_is_tried_next(  # ty
     data = payload("busy", 4000)
     url = http_server.add("/busy.bin", data, status=503, retry_after="3")
     window.add_text(url)
+    rows_shown(qtbot, window, 1)
     assert cell(window, Column.ATTEMPTS) == "" and cell(window, Column.NEXT_TRY) == ""
     window.start()
     qtbot.waitUntil(lambda: cell(window, Column.NEXT_TRY) != "", timeout=10_000)

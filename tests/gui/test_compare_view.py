@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import os
 from pathlib import Path
 
 import psutil
@@ -21,7 +22,7 @@ from gui.compare_model import FASTEST_COLOUR
 from gui.compare_view import CompareDialog
 from gui.input_panel import NO_SUGGESTION
 from gui.main_window import MainWindow
-from tests.gui.conftest import MakeWindow, all_done, serve_files
+from tests.gui.conftest import MakeWindow, all_done, rows_shown, serve_files
 from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(60)
@@ -50,6 +51,7 @@ def test_a_comparison_fills_the_table_and_charts_mode_by_mode_and_recommends_thr
 ) -> None:
     window = make_window()
     window.add_text("\n".join(latency_list(http_server)))  # in the list, not started
+    rows_shown(qtbot, window, 20)
     dialog = open_compare(window, MODES_RUN)
     assert dialog.source.text() == "20 URLs from the window"
     assert [m for m, c in dialog.mode_checks.items() if not c.isEnabled()] == []
@@ -99,11 +101,14 @@ def test_cancel_stops_the_comparison_and_leaves_no_child_process(
     urls = [http_server.add(f"/slow-{i}.bin", payload(f"s{i}", 2_000_000), rate=256_000) for i in range(4)]
     window = make_window()
     window.add_text("\n".join(urls))
+    rows_shown(qtbot, window, 4)
     dialog = open_compare(window, ["processes", "process-pool"], workers=2)
     busy: list[MonitorSample] = []
     dialog.runner.sampled.connect(lambda mode, sample: busy.append(sample) if sample.processes >= 3 else None)
     assert dialog.run()
+    comparison = dialog.runner.pid
     qtbot.waitUntil(lambda: bool(busy), timeout=30_000)  # worker processes are downloading
+    assert busy[-1].per_process[0].pid == comparison != os.getpid()  # it measures itself, not the window
     assert "Running Processes (one per URL) (1 of 2)" in dialog.progress.text()
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
@@ -111,8 +116,11 @@ def test_cancel_stops_the_comparison_and_leaves_no_child_process(
     assert dialog.model.rowCount() == 0 and dialog.run_button.isEnabled()
     assert dialog.progress.text().startswith("Cancelled after 0 of 2 modes")
     assert "No recommendation" in dialog.recommendation.text()
-    _, alive = psutil.wait_procs(psutil.Process().children(recursive=True), timeout=5)
-    assert alive == []
+    started = {p.pid for sample in busy for p in sample.per_process}  # the comparison and its workers
+    assert len(started) >= 3
+    gone = [pid for pid in started if not psutil.pid_exists(pid)
+            or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE]
+    assert sorted(gone) == sorted(started)
 
 
 def test_a_probe_suggests_a_mode_after_urls_are_added_and_stays_quiet_when_nothing_answers(
@@ -144,7 +152,7 @@ def test_the_pipeline_mode_downloads_in_threads_and_checks_every_file_in_process
     labels = [window.input.mode_box.itemText(i) for i in range(window.input.mode_box.count())]
     assert labels[-1] == "Pipeline (thread pool + process pool)"
     window.input.set_mode(PIPELINE)
-    assert window.pipeline.enabled and window.session.mode == "thread-pool"
+    assert window.pipeline.enabled and window.engine.mode == "thread-pool"
     assert window.input.workers_box.isEnabled()
     window.add_text("\n".join(files))
     window.commands.start.trigger()

@@ -9,7 +9,7 @@ from PySide6.QtGui import QGuiApplication
 
 from engine.jobs import JobState
 from gui.main_window import MainWindow
-from tests.gui.conftest import serve_files
+from tests.gui.conftest import rows_shown, serve_files
 from tests.support.http_server import TestServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,7 +34,7 @@ def test_cancel_from_the_context_menu(  # type: ignore[no-untyped-def]
     files = serve_files(http_server, 2, size=400_000, rate=100_000)
     window.add_text("\n".join(files))
     window.start()
-    first = window.model.jobs()[0].id
+    first = rows_shown(qtbot, window, 2)[0].id
     qtbot.waitUntil(lambda: window.model.job(first).state is JobState.RUNNING  # type: ignore[union-attr]
                     and window.model.job(first).bytes_done > 0, timeout=10_000)  # type: ignore[union-attr]
     window.view.select_job(first)
@@ -54,7 +54,7 @@ def test_pause_resume_retry_remove_and_copy(qtbot, window: MainWindow, http_serv
     quick = serve_files(http_server, 1, size=1000, prefix="quick")
     window.add_text("\n".join([*slow, *quick]))
     window.start()
-    slow_id, quick_id = (j.id for j in window.model.jobs())
+    slow_id, quick_id = (j.id for j in rows_shown(qtbot, window, 2))
     qtbot.waitUntil(lambda: window.model.job(quick_id).state is JobState.DONE, timeout=10_000)  # type: ignore[union-attr]
     assert labels(window, quick_id) == ["Open file", "Open folder", "Copy URL", "Remove"]
     run_entry(window, slow_id, "Pause")

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from engine.jobs import JobState
-from engine.store import JobStore
+from engine.store import default_data_dir
 from gui.failed_model import FailedColumn, FailedModel
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
@@ -48,7 +48,7 @@ def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def stored_window(make_window: MakeWindow) -> MainWindow:
     """A window that keeps its queue (and so the error history) in this test's own store."""
-    return make_window(store=JobStore())
+    return make_window(data_dir=default_data_dir())
 
 
 def test_downloads_that_fail_for_good_are_listed_with_their_error_history(  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from PySide6.QtGui import QKeySequence
 
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
-from tests.gui.conftest import MakeWindow, all_done, column_texts, select_rows, serve_files
+from tests.gui.conftest import MakeWindow, all_done, column_texts, rows_shown, select_rows, serve_files
 from tests.support.http_server import TestServer
 
 pytestmark = pytest.mark.timeout(60)
@@ -27,7 +27,7 @@ def test_raise_and_lower_the_selected_rows(  # type: ignore[no-untyped-def]
     qtbot, window: MainWindow, http_server: TestServer,
 ) -> None:
     window.add_text("\n".join(serve_files(http_server, 4, size=1000)))
-    assert priorities(window) == ["0", "0", "0", "0"]
+    qtbot.waitUntil(lambda: priorities(window) == ["0", "0", "0", "0"])
     assert window.commands.raise_priority.shortcut() == QKeySequence("Ctrl+Up")
     assert window.commands.lower_priority.shortcut() == QKeySequence("Ctrl+Down")
     assert window.view.model().headerData(Column.PRIORITY, Qt.Orientation.Horizontal) == "Priority"
@@ -48,7 +48,7 @@ def test_raise_and_lower_the_selected_rows(  # type: ignore[no-untyped-def]
     assert "Raise priority" in entries and "Lower priority" in entries
     entries["Lower priority"]()
     qtbot.waitUntil(lambda: priorities(window) == ["-1", "+2", "-1", "+2"], timeout=5_000)
-    assert [j.priority for j in window.session.jobs()] == [-1, 2, -1, 2]
+    assert [j.priority for j in window.model.jobs()] == [-1, 2, -1, 2]
 
 
 def test_a_raised_download_starts_first(  # type: ignore[no-untyped-def]
@@ -57,6 +57,7 @@ def test_a_raised_download_starts_first(  # type: ignore[no-untyped-def]
     window = make_window("sequential")
     files = list(serve_files(http_server, 4, size=2000))
     window.add_text("\n".join(files))
+    rows_shown(qtbot, window, 4)
     select_rows(window, [2])
     window.commands.raise_priority.trigger()
     qtbot.waitUntil(lambda: priorities(window) == ["0", "0", "+1", "0"], timeout=5_000)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from engine.jobs import JobState
-from engine.store import JobStore
+from engine.store import default_data_dir
 from gui.jobs_model import Column
 from gui.main_window import MainWindow
-from tests.gui.conftest import MakeWindow, column_texts, select_rows, shut_down
+from tests.gui.conftest import MakeWindow, column_texts, rows_shown, select_rows, shut_down
 from tests.support.http_server import TestServer
 
 pytestmark = pytest.mark.timeout(90)
@@ -38,9 +38,9 @@ def test_500_jobs_with_mixed_priorities_come_back_after_a_restart(  # type: igno
     qtbot, make_window: MakeWindow, http_server: TestServer, downloads: Path,
 ) -> None:
     urls = [http_server.url(f"/gen/1000/file-{n:03d}.bin") for n in range(JOBS)]
-    first = make_window(store=JobStore())
+    first = make_window(data_dir=default_data_dir())
     first.add_text("\n".join(urls))
-    assert first.model.rowCount() == JOBS
+    rows_shown(qtbot, first, JOBS)
     wanted = [0] * JOBS
     shift(qtbot, first, list(range(0, JOBS, 3)), 1, wanted)
     shift(qtbot, first, list(range(0, JOBS, 7)), 1, wanted)
@@ -50,7 +50,7 @@ def test_500_jobs_with_mixed_priorities_come_back_after_a_restart(  # type: igno
     assert [name for name, _, _ in before] == [f"file-{n:03d}.bin" for n in range(JOBS)]
     shut_down(qtbot, first)
 
-    second = make_window(store=JobStore())
+    second = make_window(data_dir=default_data_dir())
     qtbot.waitUntil(lambda: second.model.rowCount() == JOBS, timeout=10_000)
     assert table(second) == before
     assert [job.url for job in second.model.jobs()] == urls
@@ -65,14 +65,14 @@ def test_failures_of_an_earlier_run_come_back_in_the_failed_list_without_new_ala
 ) -> None:
     good = http_server.url("/gen/2000/good.bin")
     missing = http_server.add("/missing.bin", b"gone", status=404)
-    first = make_window(store=JobStore())
+    first = make_window(data_dir=default_data_dir())
     first.add_text(f"{good}\n{missing}")
     first.start()
     qtbot.waitUntil(lambda: first.bridge.stats.finished == 2, timeout=20_000)
     assert any(m.text.startswith("Failed: missing.bin") for m in first.messages.messages())
     shut_down(qtbot, first)
 
-    second = make_window(store=JobStore())
+    second = make_window(data_dir=default_data_dir())
     qtbot.waitUntil(lambda: second.failed.model.rowCount() == 1, timeout=10_000)
     assert table(second) == [("good.bin", "0", "done"), ("missing.bin", "0", "failed")]
     assert not any(m.text.startswith("Failed:") for m in second.messages.messages())

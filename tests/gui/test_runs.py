@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from engine.jobs import JobState
 from engine.modes import MODES
 from engine.session import SessionStats
-from tests.gui.conftest import MakeWindow, all_done, serve_files
+from tests.gui.conftest import MakeWindow, all_done, rows_shown, serve_files
 from tests.support.http_server import TestServer, payload
 
 FILES = 6
@@ -23,9 +23,9 @@ def test_a_run_in_each_mode_downloads_every_file_intact(
 ) -> None:
     files = serve_files(http_server, FILES, prefix=mode)
     window = make_window(mode, workers=2)
-    assert window.session.mode == mode
+    assert window.engine.mode == mode
     window.add_text("\n".join(files))
-    assert window.model.rowCount() == FILES
+    rows_shown(qtbot, window, FILES)
     window.commands.start.trigger()
     qtbot.waitUntil(lambda: all_done(window, FILES), timeout=60_000)
     for job in window.model.jobs():
