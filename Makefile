@@ -28,7 +28,7 @@ DESKTOP_DIR := $${XDG_DATA_HOME:-$$HOME/.local/share}/applications
 help:
 	@echo "make run              set up what is missing, then open Parafetch (ARGS='...' are passed to main.py)"
 	@echo "make test             set up what is missing, then ruff, mypy and pytest (PYTEST_ARGS='...')"
-	@echo "make lint             ruff, mypy, and a check that requirements*.txt match pyproject.toml"
+	@echo "make lint             ruff, mypy, the import-linter contracts, and requirements*.txt = pyproject.toml"
 	@echo "make benchmark        Parafetch vs curl, aria2c and a bare requests loop (ARGS='--quick' for a short run)"
 	@echo "make screenshots      render docs/screenshot-*.png (the window mid-run, and the Compare view)"
 	@echo "make install-desktop  add Parafetch to this user's application menu"
@@ -140,6 +140,7 @@ check-deps: $(STAMP)
 lint: check-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 test: sysdeps-test lint
 	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -149,9 +150,9 @@ benchmark: $(STAMP)
 	$(PY) -m benchmarks.downloads $(ARGS)
 
 screenshots: $(STAMP) sysdeps-test
-	$(PY) main.py --screenshot docs/screenshot-thread-pool.png --mode thread-pool --workers 8
-	$(PY) main.py --screenshot docs/screenshot-process-pool.png --mode process-pool --workers 4
-	$(PY) -m gui.compare_screenshot docs/screenshot-compare.png
+	$(PY) -m tests.support.screenshots docs/screenshot-thread-pool.png --mode thread-pool --workers 8
+	$(PY) -m tests.support.screenshots docs/screenshot-process-pool.png --mode process-pool --workers 4
+	$(PY) -m tests.support.compare_screenshot docs/screenshot-compare.png
 
 install-desktop: $(STAMP)
 	@dir="$(DESKTOP_DIR)"; \

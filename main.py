@@ -35,9 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=[*MODES, PIPELINE],
                         help="the window's mode (default: the last one used)")
     parser.add_argument("--workers", type=positive_int, metavar="N", help="the window's pool size")
-    parser.add_argument("--screenshot", metavar="FILE",
-                        help="render the window mid-run at 1280x800 against a local test server, "
-                             "save it as a PNG and exit")
     add_data_dir_argument(parser)
     commands = parser.add_subparsers(dest="command")
     get = commands.add_parser("get", help="download URLs without a window")
@@ -60,10 +57,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_get(args)
     if args.command == "compare":
         return run_compare(args)
-    if args.screenshot:
-        from gui.screenshot import take_screenshot
-
-        return take_screenshot(args.screenshot, args.mode or "thread-pool", args.workers)
     from gui.app import main as open_window
 
     return open_window(args.mode, args.workers, args.data_dir)

@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +30,9 @@ from PySide6.QtWidgets import QApplication
 from engine.workers import stop_process_helpers
 from gui.app import create_app
 from gui.main_window import MainWindow
+from tests.support.remote_server import remote_server
 
 PERIOD_MS = 5
-SERVER_NICE = 10  # the local server's CPU priority, below the app's (its threads, started later, inherit it)
-SERVER_SCRIPT = (
-    "import sys; from tests.support.http_server import TestServer; server = TestServer().start(); "
-    "print(server.base_url, flush=True); sys.stdin.read(); server.stop()"
-)
 
 
 class LatenessProbe:
@@ -69,27 +66,20 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def start_server(in_process: bool) -> tuple[str, object]:
-    if in_process:
-        from tests.support.http_server import TestServer
+@contextmanager
+def local_server(in_process: bool) -> Iterator[str]:
+    """The test server's base URL: in a child process (niced, as a real server elsewhere), or in this one."""
+    if not in_process:
+        with remote_server() as base_url:
+            yield base_url
+        return
+    from tests.support.http_server import TestServer
 
-        server = TestServer().start()
-        return server.base_url, server
-    process = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
-    if hasattr(os, "setpriority"):  # a real server runs elsewhere: this one must not take the app's CPU
-        os.setpriority(os.PRIO_PROCESS, process.pid, SERVER_NICE)
-    assert process.stdout is not None
-    return process.stdout.readline().strip(), process
-
-
-def stop_server(server: object) -> None:
-    if isinstance(server, subprocess.Popen):
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(10)
-    else:
-        server.stop()  # type: ignore[attr-defined]
+    server = TestServer().start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 @dataclass
@@ -153,13 +143,12 @@ def run_once(app: QApplication, base_url: str, files: int, size: int, workers: i
 
 def run(files: int, size: int, workers: int, in_process: bool, timeout: float, repeat: int = 1) -> int:
     app = create_app([sys.argv[0]])
-    base_url, server = start_server(in_process)
     results = []
     try:
-        for i in range(repeat):
-            results.append(run_once(app, base_url, files, size, workers, timeout, f"run{i}"))
+        with local_server(in_process) as base_url:
+            for i in range(repeat):
+                results.append(run_once(app, base_url, files, size, workers, timeout, f"run{i}"))
     finally:
-        stop_server(server)
         stop_process_helpers()
     where = "in this process" if in_process else "in a child process (niced)"
     print(f"UI thread lateness of a {PERIOD_MS} ms timer while {files} files of {size} B download in "

@@ -140,4 +140,12 @@ class WorkerExited:
     exitcode: int | None
 
 
-Event = JobStarted | Resolved | NameRequest | Progress | Retrying | JobFinished | WorkerStarted | WorkerExited
+@dataclass(frozen=True)
+class HelpersReady:
+    """multiprocessing's helper processes run: worker processes may start now."""
+
+
+Event = (
+    JobStarted | Resolved | NameRequest | Progress | Retrying | JobFinished | WorkerStarted | WorkerExited
+    | HelpersReady
+)

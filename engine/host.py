@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import time
@@ -16,13 +17,15 @@ from engine.events import RetryPolicy
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.session import Session, SessionStats
 from engine.store import JobStore, StoreBusy, StoreError, default_data_dir
-from engine.workers import stop_process_helpers
+from engine.workers import forget_main_module, stop_process_helpers
 
 log = logging.getLogger("parafetch")
 
 SNAPSHOT_EVERY = 0.1  # seconds between snapshots while anything changes
 SAMPLE_EVERY = 0.5  # seconds between monitor samples: 2 Hz
 EXIT_FOLDER_IN_USE = 3  # as `get` exits when another Parafetch owns its data folder
+NICENESS = 5  # how far below the window the engine and its workers run: on two cores 64 starting worker
+# processes would otherwise leave the window's thread waiting ~100 ms for a CPU
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class HostConfig:
 def host_main(conn: Connection, config: HostConfig) -> None:
     """Entry point of the engine host process (top level: it is started with `spawn`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
+    forget_main_module()
+    if hasattr(os, "nice"):  # POSIX; the worker processes inherit it
+        with contextlib.suppress(OSError):
+            os.nice(NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s engine: %(message)s")
     try:
         store = _open_store(conn, config)
@@ -48,7 +55,7 @@ def host_main(conn: Connection, config: HostConfig) -> None:
         return
     session = Session(config.mode, config.workers, config.retry, store=store, restore=store is not None)
     try:
-        EngineHost(conn, session, SystemMonitor(_pids_of(session), config.front_end_pid)).run()
+        EngineHost(conn, session, SystemMonitor(session.worker_pids, config.front_end_pid)).run()
     finally:
         if store is not None and session.stopped:
             store.close()
@@ -68,10 +75,6 @@ def _open_store(conn: Connection, config: HostConfig) -> JobStore | None:
         message = f"The queue will not be kept: cannot open the job store in {where}: {exc}"
         conn.send(protocol.Note("error", message))
         return None
-
-
-def _pids_of(session: Session) -> SystemMonitor.WorkerPids:
-    return lambda: session.stats().worker_pids
 
 
 class EngineHost:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from engine.events import (
+    HelpersReady,
     JobFinished,
     JobStarted,
     NameGranted,
@@ -39,6 +40,9 @@ from engine.store import ErrorRecord, JobStore
 log = logging.getLogger("parafetch")
 IDLE_POLL = 0.1
 SPEED_EVERY = 0.2  # seconds between updates of the running jobs' speeds
+PROCESS_STARTS_PER_STEP = 2  # worker processes started per turn of the loop (the lock is let go between)
+BATCH_PAUSE = 0.002  # seconds the loop waits between such turns (a lock let go and taken back at once
+# would never be had by a reader waiting for it)
 SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
 ID_BLOCK = 1024  # job ids taken from the store at a time
 
@@ -134,6 +138,7 @@ class Session:
             store.names_held if store is not None and not restore else lambda folder: set(),
         )
         self.broken: str | None = None
+        self._worker_pids: frozenset[int] = frozenset()
         self._ids: Iterator[int] = itertools.count(1)
         if store is not None:
             stored = store.reconcile()
@@ -289,6 +294,11 @@ class Session:
             job = self._jobs.get(job_id)
             return _copy(job) if job else None
 
+    def worker_pids(self) -> frozenset[int]:
+        """The worker processes' ids as of the loop's last turn, read without the lock (for a monitor
+        that must keep sampling while the loop starts processes)."""
+        return self._worker_pids
+
     def stats(self) -> SessionStats:
         """Counts and totals; costs the running jobs, not all of them."""
         with self._lock:
@@ -349,8 +359,9 @@ class Session:
     def _loop(self) -> None:
         stop_deadline: float | None = None
         while True:
-            try:
-                items = [self._inbox.get(timeout=IDLE_POLL)]
+            more_to_start = self._running and bool(self._waiting) and self._runner.capacity() > 0
+            try:  # between batches of starts the lock is free for a moment: readers get their turn
+                items = [self._inbox.get(timeout=BATCH_PAUSE if more_to_start else IDLE_POLL)]
             except queue.Empty:
                 items = []
             while len(items) < 1000:
@@ -362,6 +373,7 @@ class Session:
                 for item in items:
                     self._handle(item)
                 self._step()
+                self._worker_pids = frozenset(self._runner.worker_pids())
                 grants, self._grants = self._grants, []
                 # Saved at once when a worker waits for it, or when the run settles (wait() then returns
                 # with the store up to date, error history included).
@@ -530,7 +542,11 @@ class Session:
         self._touch(job)
 
     def _dispatch(self) -> None:
+        """Start queued jobs while the mode has room. A process takes milliseconds to start: a few at a
+        time, so readers of the session (the snapshot, the monitor) never wait behind a burst of 64."""
         capacity = self._runner.capacity()
+        if self._runner.uses_processes:
+            capacity = min(capacity, PROCESS_STARTS_PER_STEP)
         while capacity > 0 and self._waiting:
             negative_priority, _, job_id = heapq.heappop(self._waiting)
             job = self._jobs.get(job_id)
@@ -767,4 +783,5 @@ class Session:
         JobFinished: _on_finished,
         WorkerExited: _on_worker_exited,
         WorkerStarted: lambda self, event: None,
+        HelpersReady: lambda self, event: self._runner.bring_up(),
     }

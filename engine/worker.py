@@ -36,6 +36,8 @@ from engine.transfer import FileState, StopCheck, Stopped, fetch
 ANSWER_POLL = 1.0  # seconds between looks at the stop flag while waiting for the session's answer (a stop
 # request also wakes the wait: see Worker.request_stop)
 EXIT_ORPHANED = 3  # a worker process whose app is gone ends with this status, writing nothing more
+NICENESS = 5  # how far below its engine a worker process runs: 64 of them starting at once must not keep
+# the engine from sampling and reporting
 NOTHING = object()  # what a Receive returns when no message came in time
 Receive = Callable[[float | None], Any]  # (timeout or None to block) -> a message or NOTHING; EOFError: gone
 
@@ -221,6 +223,9 @@ def process_main(
 ) -> None:
     """Entry point of a worker process: one given task (processes mode), or tasks from the pipe (pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(NICENESS)
     end_with_parent(lifeline)
     mailbox = Mailbox(pipe_receiver(conn))
     if task is not None:

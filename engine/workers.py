@@ -10,6 +10,7 @@ import queue
 import sys
 import threading
 import time
+import types
 from abc import ABC, abstractmethod
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -268,6 +269,26 @@ class ProcessPump(threading.Thread):
         if worker.conn is not None:
             worker.conn.close()
         self._events.put(WorkerExited(worker.worker_id, worker.pid, worker.process.exitcode))
+
+
+def forget_main_module() -> None:
+    """In a process spawned to run the engine (or a comparison): the worker processes it starts then import
+    only what they run, not the front end's main module (main.py, or a test runner's), which every one of
+    them would otherwise import again (spawn and forkserver children re-import `__main__` by its path)."""
+    sys.modules["__main__"] = types.ModuleType("__main__")
+
+
+def _nothing() -> None:
+    """What the warm-up process runs."""
+
+
+def start_process_helpers() -> None:
+    """Start multiprocessing's forkserver (Linux) now and wait until it has loaded the worker's modules,
+    so that the first worker process does not wait seconds for it while its session holds its lock."""
+    if sys.platform.startswith("linux"):
+        warm_up = process_context().Process(target=_nothing, name="parafetch-warm-up")  # type: ignore[attr-defined]
+        warm_up.start()  # returns once the forkserver, its preload done, has forked it
+        warm_up.join(30.0)
 
 
 def stop_process_helpers() -> None:

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.compare import ModeRun, run_comparison
 from engine.monitor import MonitorSample
 from engine.sources import UrlEntry
+from engine.workers import forget_main_module
 from gui.pipe_reader import PipeReader
 
 KILL_AFTER = 2.0  # seconds a comparison process gets to end after its last message, before it is killed
@@ -27,6 +28,7 @@ def compare_main(
     """Entry point of the comparison process (spawned): reports each mode, samples, then the report. A
     message from the window, or the window's end, cancels it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
+    forget_main_module()
     cancel = threading.Event()
 
     def listen() -> None:

@@ -65,10 +65,10 @@ class FastTableView(QTableView):
     """Paints rows and cells itself, asking each column's delegate to paint its cells.
 
     QTableView paints from C++ and calls into Python once per cell (the delegate) and more (the model).
-    Each such call must take the GIL, and while download threads compete for it every take can wait
-    for milliseconds: a screenful of cells then stalls the window for a few hundred. Here the whole
-    repaint is one call into Python that calls the delegates and the model itself, and download threads
-    step aside for it (engine/courtesy.py) until it is done.
+    Each such call must take the GIL; when download threads shared this process every take could wait
+    for milliseconds. Here the whole repaint is one call into Python that calls the delegates and the
+    model itself, and unchanged rows are copied from images. (The downloads now run in the engine host
+    process; whether a stock QTableView is as quick since is still to be measured.)
     Supports what Parafetch's tables use: row selection, alternating rows, no grid, no editors.
     """
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import itertools
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import ClassVar
 
-from engine.events import NameGranted, Task
+from engine.events import HelpersReady, NameGranted, Task
 from engine.jobs import StopAction
 from engine.limits import Ceiling
-from engine.workers import EventQueue, ProcessPump, ProcessWorker, ThreadWorker, Worker, process_context
+from engine.workers import (
+    EventQueue,
+    ProcessPump,
+    ProcessWorker,
+    ThreadWorker,
+    Worker,
+    process_context,
+    start_process_helpers,
+)
+
+log = logging.getLogger("parafetch")
 
 STOP_GRACE = 2.0  # seconds a process worker gets to honour a stop before it is terminated
 KILL_GRACE = 1.0  # seconds after terminate before kill
@@ -37,6 +49,26 @@ class Runner:
         self._ids = worker_ids if worker_ids is not None else itertools.count(1)
         self._pump: ProcessPump | None = None
         self._ceiling: Ceiling | None = None
+        self._helpers_ready = threading.Event()  # the process helpers run: workers may start
+        self._pool_wanted = False  # start() came before the helpers were ready
+        if self.uses_processes:
+            threading.Thread(target=self._start_helpers, name="process-helpers", daemon=True).start()
+        else:
+            self._helpers_ready.set()
+
+    def _start_helpers(self) -> None:
+        try:
+            start_process_helpers()
+        except Exception:  # the first worker's start then says what is wrong
+            log.exception("the process helpers did not start")
+        finally:
+            self._helpers_ready.set()
+            self.events.put(HelpersReady())  # the session then calls bring_up on its own thread
+
+    def bring_up(self) -> None:
+        """The helpers are ready: a pool asked to start comes up now."""
+        if self._pool_wanted:
+            self.start()
 
     @classmethod
     def default_workers(cls) -> int:
@@ -62,7 +94,9 @@ class Runner:
         return sum(1 for w in self.workers.values() if w.job_id is not None)
 
     def capacity(self) -> int:
-        """How many more jobs may start right now."""
+        """How many more jobs may start right now (none until the process helpers run)."""
+        if not self._helpers_ready.is_set():
+            return 0
         return max(0, self.limit() - self.busy())
 
     def live_workers(self) -> int:
@@ -75,10 +109,15 @@ class Runner:
         return {w.job_id for w in self.workers.values() if w.job_id is not None}
 
     def start(self) -> None:
-        """Bring a pool up to its size (one-shot modes start workers per job)."""
-        if not self.one_shot:
-            while self.live_workers() < self.target:
-                self._spawn(None)
+        """Bring a pool up to its size (one-shot modes start workers per job; a pool of processes once
+        their helpers run)."""
+        if self.one_shot:
+            return
+        if not self._helpers_ready.is_set():
+            self._pool_wanted = True
+            return
+        while self.live_workers() < self.target:
+            self._spawn(None)
 
     def run(self, task: Task) -> None:
         """Start a task on an idle worker, or on a new one."""

@@ -63,7 +63,7 @@ def test_a_cpu_heavy_stage_belongs_in_processes_and_a_light_one_in_threads(
     heavy = run_comparison(listed, ["thread-pool", "pipeline"], 4, 1, tmp_path, cpu_rounds=60_000)
     pipeline = heavy.runs[1]
     assert pipeline.mode == "pipeline" and pipeline.failed == 0 and pipeline.files == 8
-    assert pipeline.stage_cpu_s is not None and pipeline.stage_cpu_s / 8 >= 0.02  # measured in the stage
+    assert pipeline.stage_cpu_s is not None and pipeline.stage_cpu_s / 8 >= 0.01  # measured in the stage
     assert pipeline.cpu_s >= pipeline.stage_cpu_s * 0.9  # the children's CPU is in the app's total
     advice = recommend(heavy)
     assert (advice.mode, advice.workers, advice.stage) == ("thread-pool", 4, "processes")

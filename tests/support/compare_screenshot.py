@@ -7,7 +7,7 @@ import sys
 
 from engine.modes import MODES
 from engine.pipeline import PIPELINE
-from gui.screenshot import SIZE, demo_window, save_png, wait
+from tests.support.screenshots import SIZE, demo_window, save_png, wait
 
 FILES = 24
 LATENCY_S = 0.1

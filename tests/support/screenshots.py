@@ -152,7 +152,7 @@ def take_screenshot(path: str, mode: str = "thread-pool", workers: int | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gui.screenshot", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tests.support.screenshots", description=__doc__)
     parser.add_argument("file", help="PNG file to write")
     parser.add_argument("--mode", default="thread-pool", choices=[*MODES, PIPELINE], help="mode to run")
     parser.add_argument("--workers", type=int, help="pool size (default: 4)")
