@@ -101,7 +101,9 @@ class FailedView(QWidget):
                                           "one per line", self.choose_export_file)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(QLabel(HINT))
+        hint = QLabel(HINT)
+        hint.setWordWrap(True)  # a narrow window wraps it rather than growing past the screen
+        top.addWidget(hint, 1)
         top.addStretch(1)
         for button in (self.retry_button, self.retry_all_button, self.resolve_button, self.export_button):
             top.addWidget(button)

@@ -26,6 +26,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 LABEL_WIDTH = 112
+ONE_LINE_EXTRA = 28  # more room for the label when a lane's name and value share one line
 LANE_GAP = 4
 MIN_SPAN = 30.0  # the time axis grows with the history, from half a minute up to the full span
 
@@ -66,10 +67,11 @@ class HistoryChart(QWidget):
         self.setMinimumHeight(self._needed_height())
 
     def _needed_height(self) -> int:
-        """Room for every lane's two lines (its name and its value) and the time axis below them."""
+        """Room for one line a lane (its name and value side by side, when the window is small) and the
+        time axis below them; taller lanes put the value under the name."""
         line = QFontMetrics(self._style[1]).height()
         lanes = max(1, len(self.series))
-        return lanes * (2 * line + 2) + LANE_GAP * (lanes - 1) + line + 2
+        return lanes * (line + 4) + LANE_GAP * (lanes - 1) + line + 2
 
     def append(self, when: float, values: dict[str, float]) -> None:
         """Add one sample (time.monotonic seconds), forget what is older than the span, redraw the image."""
@@ -134,8 +136,10 @@ class HistoryChart(QWidget):
 
     def _paint_lane(self, painter: QPainter, series: Series, lane: QRectF) -> None:
         palette, font = self._style
-        plot = QRectF(lane.left() + LABEL_WIDTH, lane.top() + 2,
-                      lane.width() - LABEL_WIDTH - 4, lane.height() - 4)
+        one_line = lane.height() < 2 * QFontMetrics(font).height() + 2  # the name, and the value at its right
+        label_width = LABEL_WIDTH + ONE_LINE_EXTRA if one_line else LABEL_WIDTH
+        plot = QRectF(lane.left() + label_width, lane.top() + 2,
+                      lane.width() - label_width - 4, lane.height() - 4)
         painter.setPen(QPen(palette.mid().color(), 1))
         painter.setBrush(palette.alternateBase())
         painter.drawRect(plot)
@@ -144,14 +148,21 @@ class HistoryChart(QWidget):
         value_font = QFont(font)
         value_font.setBold(True)
         current = series.points[-1][1] if series.points else None
-        text_rect = QRectF(lane.left() + 4, lane.top(), LABEL_WIDTH - 8, lane.height())
+        value = series.fmt(current) if current is not None else "–"
+        text_rect = QRectF(lane.left() + 4, lane.top(), label_width - 8, lane.height())
+        name = series.label
+        if one_line:  # the name gives way to the value, never overlaps it
+            room = text_rect.width() - QFontMetrics(value_font).horizontalAdvance(value) - 6
+            name = QFontMetrics(name_font).elidedText(name, Qt.TextElideMode.ElideRight, int(max(0, room)))
+        vertical = Qt.AlignmentFlag.AlignVCenter if one_line else Qt.AlignmentFlag.AlignTop
         painter.setFont(name_font)
         painter.setPen(series.color.darker(115))
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, series.label)
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | vertical, name)
         painter.setFont(value_font)
         painter.setPen(palette.text().color())
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                         series.fmt(current) if current is not None else "–")
+        where = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter if one_line
+                 else Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        painter.drawText(text_rect, where, value)
         if not series.points:
             return
         top = max(series.floor, max(v for _, v in series.points)) * 1.1
