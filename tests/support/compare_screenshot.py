@@ -23,6 +23,10 @@ def take_compare_screenshot(path: str) -> int:
         urls = [server.add(f"/reports/day-{i:02d}.json", payload(f"r{i}", 48_000 + 997 * i),
                            latency=LATENCY_S) for i in range(FILES)]
         window.add_text("\n".join(urls))
+        for _ in range(100):  # the rows come with the engine's next snapshot
+            if window.model.rowCount() == FILES:
+                break
+            wait(0.05)
         dialog = window.compare.open()
         for mode in [*MODES, PIPELINE]:
             dialog.mode_checks[mode].setChecked(True)
