@@ -11,6 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from tests.support.remote_server import SCRIPT as TEST_SERVER_SCRIPT
+
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 1 << 20
 
@@ -38,11 +40,6 @@ http {{
     }}
 }}
 """
-
-TEST_SERVER_SCRIPT = (
-    "import sys; from tests.support.http_server import TestServer; server = TestServer().start(); "
-    "print(server.base_url, flush=True); sys.stdin.read(); server.stop()"
-)
 
 
 def free_port() -> int:

@@ -84,12 +84,6 @@ class ComparisonReport:
         return min(self.runs, key=lambda r: r.elapsed_s, default=None)
 
 
-class CancelFlag(Protocol):
-    """What stops a comparison: a threading.Event, or a multiprocessing one from another process."""
-
-    def is_set(self) -> bool: ...
-
-
 class _Runnable(Protocol):
     def add(self, entries: Iterable[UrlEntry], dest_dir: str) -> list[int]: ...
     def start(self) -> None: ...
@@ -172,7 +166,7 @@ def run_once(
     dest: str,
     workers: int | None = None,
     retry: RetryPolicy | None = None,
-    cancel: CancelFlag | None = None,
+    cancel: threading.Event | None = None,
     on_sample: Callable[[MonitorSample], None] | None = None,
     cpu_rounds: int = 0,
 ) -> ModeRun | None:
@@ -268,7 +262,7 @@ def run_comparison(
     scratch_root: str | os.PathLike[str] | None = None,
     on_result: Callable[[ModeRun], None] | None = None,
     *,
-    cancel: CancelFlag | None = None,
+    cancel: threading.Event | None = None,
     on_sample: Callable[[str, MonitorSample], None] | None = None,
     keep: bool = False,
     retry: RetryPolicy | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sqlite3
 import time
@@ -16,7 +15,8 @@ from engine import protocol
 from engine.events import RetryPolicy
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.session import Session, SessionStats
-from engine.store import JobStore, StoreBusy, StoreError, default_data_dir
+from engine.store import JobStore, StoreBusy, StoreError
+from engine.worker import lower_priority
 from engine.workers import forget_main_module, stop_process_helpers
 
 log = logging.getLogger("parafetch")
@@ -35,8 +35,7 @@ class HostConfig:
     mode: str
     workers: int | None
     retry: RetryPolicy
-    keep_queue: bool  # False: an in-memory queue, forgotten when the host ends (tests, benchmarks)
-    data_dir: str | None  # None: the user's data folder
+    data_dir: str | None  # where the queue is kept; None: in memory, forgotten when the host ends
     front_end_pid: int  # listed by the monitor as the window's own row
 
 
@@ -44,9 +43,7 @@ def host_main(conn: Connection, config: HostConfig) -> None:
     """Entry point of the engine host process (top level: it is started with `spawn`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
     forget_main_module()
-    if hasattr(os, "nice"):  # POSIX; the worker processes inherit it
-        with contextlib.suppress(OSError):
-            os.nice(NICENESS)
+    lower_priority(NICENESS)  # the worker processes start from there
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s engine: %(message)s")
     try:
         store = _open_store(conn, config)
@@ -64,15 +61,14 @@ def host_main(conn: Connection, config: HostConfig) -> None:
 
 
 def _open_store(conn: Connection, config: HostConfig) -> JobStore | None:
-    if not config.keep_queue:
+    if config.data_dir is None:
         return None
     try:
         return JobStore(config.data_dir)
     except StoreBusy:
         raise
     except (OSError, sqlite3.Error, StoreError) as exc:
-        where = config.data_dir or default_data_dir()
-        message = f"The queue will not be kept: cannot open the job store in {where}: {exc}"
+        message = f"The queue will not be kept: cannot open the job store in {config.data_dir}: {exc}"
         conn.send(protocol.Note("error", message))
         return None
 

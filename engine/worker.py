@@ -205,6 +205,14 @@ def pipe_receiver(conn: Connection) -> Receive:
     return receive
 
 
+def lower_priority(steps: int) -> None:
+    """Run this process `steps` nice levels lower (POSIX; elsewhere nothing); the processes it starts
+    inherit that."""
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):
+            os.nice(steps)
+
+
 def end_with_parent(lifeline: Connection) -> None:
     """End this process the moment the app is gone, however it went (SIGKILL included), before it writes
     another byte. The app holds the only other end of `lifeline` and never writes to it: when the app
@@ -223,9 +231,7 @@ def process_main(
 ) -> None:
     """Entry point of a worker process: one given task (processes mode), or tasks from the pipe (pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):
-            os.nice(NICENESS)
+    lower_priority(NICENESS)
     end_with_parent(lifeline)
     mailbox = Mailbox(pipe_receiver(conn))
     if task is not None:

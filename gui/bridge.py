@@ -3,7 +3,6 @@ once, with one dataChanged, and the totals and monitor sample it carries go to t
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -14,8 +13,6 @@ from engine.monitor import MonitorSample
 from engine.session import Changes, SessionStats
 from gui.engine_link import EngineLink
 from gui.jobs_model import JobsTableModel
-
-log = logging.getLogger("parafetch")
 
 CLOSE_SLACK = 30.0  # seconds `close` waits beyond the engine's own timeout (it saves the queue first)
 
@@ -67,7 +64,6 @@ class SessionBridge(QObject):
         self.sample_listeners: list[Callable[[MonitorSample, SessionStats], None]] = []
         self._sample: MonitorSample | None = None
         self._shutting_down = False
-        self._then: Callable[[], None] | None = None
         self._finished = False
         self._run_pending = False  # Start was pressed and no snapshot has shown the run yet
         engine.snapshot.connect(self._show)
@@ -124,21 +120,21 @@ class SessionBridge(QObject):
         if finished:
             self.jobs_finished.emit(finished)
 
-    def shutdown_async(self, timeout: float = 5.0, then: Callable[[], None] | None = None) -> None:
-        """Ask the engine to stop every worker and save the queue; then run `then` and emit
-        `shutdown_finished` (at once when the engine has already ended)."""
+    def shutdown_async(self, timeout: float = 5.0) -> None:
+        """Ask the engine to stop every worker and save the queue; `shutdown_finished` follows when it has
+        (at once when the engine has already ended)."""
         if self._shutting_down:
             return
-        self._shutting_down, self._then = True, then
+        self._shutting_down = True
         if self.engine.ended:
             self._finish()
             return
         self.engine.stop(timeout)
 
-    def close(self, timeout: float = 2.0, then: Callable[[], None] | None = None) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         """Stop the engine and wait for it here (the app quits without closing the window, and the event
         loop no longer runs)."""
-        self._shutting_down, self._then = True, then
+        self._shutting_down = True
         if not self.engine.ended:
             self.engine.stop(timeout)
             self.engine.wait(timeout + CLOSE_SLACK)
@@ -159,14 +155,6 @@ class SessionBridge(QObject):
         self.engine_died.emit(why)
 
     def _finish(self) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        then, self._then = self._then, None
-        try:
-            if then is not None:
-                then()
-        except Exception:
-            log.exception("finishing the shutdown failed")
-        finally:
+        if not self._finished:
+            self._finished = True
             self.shutdown_finished.emit()

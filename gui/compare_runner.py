@@ -17,9 +17,7 @@ from engine.compare import ModeRun, run_comparison
 from engine.monitor import MonitorSample
 from engine.sources import UrlEntry
 from engine.workers import forget_main_module
-from gui.pipe_reader import PipeReader
-
-KILL_AFTER = 2.0  # seconds a comparison process gets to end after its last message, before it is killed
+from gui.pipe_reader import KILL_AFTER, PipeReader, join_or_kill
 
 
 def compare_main(
@@ -98,10 +96,7 @@ class ComparisonRunner(QObject):
         """Cancel and wait until the comparison's process (and so every worker it started) has ended."""
         self.cancel()
         if self._process is not None:
-            self._process.join(timeout)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(KILL_AFTER)
+            join_or_kill(self._process, timeout)
         self._close()
 
     def _received(self, messages: list[object]) -> None:
@@ -125,9 +120,7 @@ class ComparisonRunner(QObject):
 
     def _end(self) -> None:
         if self._process is not None:
-            self._process.join(KILL_AFTER)
-            if self._process.is_alive():
-                self._process.kill()
+            join_or_kill(self._process, KILL_AFTER)
         self._close()
 
     def _close(self) -> None:

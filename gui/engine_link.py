@@ -14,9 +14,7 @@ from engine.events import RetryPolicy
 from engine.host import HostConfig, host_main
 from engine.session import SessionStats
 from engine.sources import UrlEntry
-from gui.pipe_reader import PipeReader
-
-KILL_AFTER = 2.0  # seconds a host gets to end after it was told, before it is killed
+from gui.pipe_reader import KILL_AFTER, PipeReader, join_or_kill
 
 
 class EngineLink(QObject):
@@ -74,19 +72,10 @@ class EngineLink(QObject):
         does not end in time is killed. True when it ended by itself."""
         if self.process is None:
             return True
-        self.process.join(timeout)
-        ended = not self.process.is_alive()
-        if not ended:
-            self.process.kill()
-            self.process.join(KILL_AFTER)
+        ended = join_or_kill(self.process, timeout)
         self.ended = True
         self._close()
         return ended
-
-    def kill(self) -> None:
-        """End the host at once (a test of what the window does when its engine dies)."""
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
 
     # ---- commands, named as the session's methods ---------------------------------------------------------
 

@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         picked = mode if mode in MODES or mode == PIPELINE else self.state.mode()  # a mode, or the pipeline
         mode = download_mode(picked)
         pool = self._pool_size(mode, workers)
-        self.engine = EngineLink(HostConfig(mode, pool, RetryPolicy(), data_dir is not None,
+        self.engine = EngineLink(HostConfig(mode, pool, RetryPolicy(),
                                             os.fspath(data_dir) if data_dir is not None else None,
                                             os.getpid()), self)
         self.model = JobsTableModel(self, max_attempts=self.engine.retry.attempts)

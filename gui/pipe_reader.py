@@ -1,5 +1,6 @@
-"""Reads a multiprocessing pipe on the UI thread, only when there is something to read: a QSocketNotifier
-where the pipe is a socket (Linux, macOS), a short timer where it is not (Windows named pipes)."""
+"""The window's side of a child process: its pipe, read on the UI thread only when there is something to
+read (a QSocketNotifier where the pipe is a socket, Linux and macOS; a short timer where it is not, Windows
+named pipes), and its end, waited for and forced when it does not come."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import os
 import socket
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Slot
 
 POLL_MS = 20  # where the pipe is no socket, how often the UI thread looks at it
+KILL_AFTER = 2.0  # seconds a child that ends as asked gets, before it is killed
 
 
 def _is_socket(fd: int) -> bool:
@@ -21,6 +24,17 @@ def _is_socket(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def join_or_kill(process: Any, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a multiprocessing child to end; one still running then is killed
+    and reaped. True when it ended by itself."""
+    process.join(timeout)
+    if not process.is_alive():
+        return True
+    process.kill()
+    process.join(KILL_AFTER)
+    return False
 
 
 class PipeReader(QObject):

@@ -50,11 +50,17 @@ class Runner:
         self._pump: ProcessPump | None = None
         self._ceiling: Ceiling | None = None
         self._helpers_ready = threading.Event()  # the process helpers run: workers may start
+        self._helpers_asked = False
         self._pool_wanted = False  # start() came before the helpers were ready
-        if self.uses_processes:
-            threading.Thread(target=self._start_helpers, name="process-helpers", daemon=True).start()
-        else:
+        if not self.uses_processes:
             self._helpers_ready.set()
+
+    def _ask_for_helpers(self) -> None:
+        """Start the process helpers on a thread of their own, once, when work first comes (not when the
+        runner is made: one made only to read its ceiling needs none)."""
+        if self.uses_processes and not self._helpers_asked:
+            self._helpers_asked = True
+            threading.Thread(target=self._start_helpers, name="process-helpers", daemon=True).start()
 
     def _start_helpers(self) -> None:
         try:
@@ -96,6 +102,7 @@ class Runner:
     def capacity(self) -> int:
         """How many more jobs may start right now (none until the process helpers run)."""
         if not self._helpers_ready.is_set():
+            self._ask_for_helpers()
             return 0
         return max(0, self.limit() - self.busy())
 
@@ -111,6 +118,7 @@ class Runner:
     def start(self) -> None:
         """Bring a pool up to its size (one-shot modes start workers per job; a pool of processes once
         their helpers run)."""
+        self._ask_for_helpers()
         if self.one_shot:
             return
         if not self._helpers_ready.is_set():
