@@ -19,8 +19,9 @@ from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.pipeline import PIPELINE, PIPELINE_LABEL, Pipeline
+from engine.protocol import SessionStats
 from engine.recommend import median_latency, probe_urls
-from engine.session import Session, SessionStats
+from engine.session import Session
 from engine.sources import UrlEntry
 from engine.workers import stop_process_helpers
 

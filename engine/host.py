@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import signal
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 from engine import protocol
+from engine.core import Engine
 from engine.events import RetryPolicy
+from engine.loop import EngineLoop, Request
 from engine.monitor import MonitorSample, SystemMonitor
-from engine.session import Session, SessionStats
+from engine.protocol import SessionStats
 from engine.store import JobStore, StoreBusy, StoreError
 from engine.worker import lower_priority
 from engine.workers import forget_main_module, stop_process_helpers
@@ -23,6 +28,7 @@ log = logging.getLogger("parafetch")
 
 SNAPSHOT_EVERY = 0.1  # seconds between snapshots while anything changes
 SAMPLE_EVERY = 0.5  # seconds between monitor samples: 2 Hz
+COMMAND_ECHO = 0.01  # seconds after a command by which the snapshot that shows its effect goes up
 EXIT_FOLDER_IN_USE = 3  # as `get` exits when another Parafetch owns its data folder
 NICENESS = 5  # how far below the window the engine and its workers run: on two cores 64 starting worker
 # processes would otherwise leave the window's thread waiting ~100 ms for a CPU
@@ -50,11 +56,12 @@ def host_main(conn: Connection, config: HostConfig) -> None:
     except StoreBusy as busy:
         conn.send(protocol.Stopped(str(busy), EXIT_FOLDER_IN_USE))
         return
-    session = Session(config.mode, config.workers, config.retry, store=store, restore=store is not None)
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     try:
-        EngineHost(conn, session, SystemMonitor(session.worker_pids, config.front_end_pid)).run()
+        engine = Engine(inbox, config.mode, config.workers, config.retry, store, restore=store is not None)
+        EngineHost(conn, engine, inbox, SystemMonitor(engine.worker_pids, config.front_end_pid)).run()
     finally:
-        if store is not None and session.stopped:
+        if store is not None:
             store.close()
         stop_process_helpers()
         conn.close()
@@ -73,38 +80,77 @@ def _open_store(conn: Connection, config: HostConfig) -> JobStore | None:
         return None
 
 
-class EngineHost:
-    """The host's loop: waits for a command or the next snapshot's time, whichever comes first."""
+class _UpThePipe:
+    """The Reply for a command from the window: answers that are notices go up, failures as Refused."""
 
-    def __init__(self, conn: Connection, session: Session, monitor: SystemMonitor) -> None:
+    def __init__(self, host: EngineHost) -> None:
+        self._host = host
+
+    def resolve(self, value: object) -> None:
+        if isinstance(value, protocol.History):
+            self._host.send(value)
+
+    def fail(self, error: Exception) -> None:
+        if isinstance(error, ValueError):
+            message = str(error)
+        else:
+            message = f"internal error: {type(error).__name__}: {error}"
+        self._host.send(protocol.Refused(message))
+
+
+class EngineHost:
+    """Serves one window: its commands go into the engine loop (which runs on this process's main thread),
+    and after each turn a snapshot of what changed goes up, at most every SNAPSHOT_EVERY seconds."""
+
+    def __init__(
+        self, conn: Connection, engine: Engine, inbox: queue.SimpleQueue[Any], monitor: SystemMonitor
+    ) -> None:
         self._conn = conn
-        self._session = session
+        self._engine = engine
+        self._loop = EngineLoop(engine, inbox, self._turned)
         self._monitor = monitor
-        self._seq = 0
-        self._sent: SessionStats | None = None
+        self._reply = _UpThePipe(self)
+        self._told = True  # the window asked for the end, and hears of it; not when it went away
+        self._seq = 0  # the engine's change number that the last snapshot went up to
+        self._carried_out = 0  # the window's commands the engine has carried out
+        self._sent_stats: SessionStats | None = None
+        self._sent_carried_out = 0
         self._sample: MonitorSample | None = None
-        self._ended: protocol.Stopped | None = None
+        self._next_snapshot = self._next_sample = time.monotonic()
 
     def run(self) -> None:
-        now = time.monotonic()
-        next_snapshot = next_sample = now
-        while self._ended is None:
-            wait = max(0.0, min(next_snapshot, next_sample) - time.monotonic())
+        threading.Thread(target=self._read_commands, name="engine-pipe", daemon=True).start()
+        self._loop.run()
+        if self._told:
+            self._publish()  # the jobs as they were left
+            broken = self._engine.broken
+            self.send(protocol.Stopped(broken) if broken else protocol.Stopped())
+
+    def _read_commands(self) -> None:
+        """On a thread of its own: each command from the window into the loop's inbox, as it comes."""
+        while True:
             try:
-                if self._conn.poll(wait):
-                    self._apply(self._conn.recv())
-                    next_snapshot = min(next_snapshot, time.monotonic() + 0.01)  # show its effect soon
+                command = self._conn.recv()
             except (EOFError, OSError):  # the window is gone: save everything and end
-                self._shut_down(protocol.Shutdown(), tell=False)
+                self._told = False
+                self._loop.submit(Request(protocol.Shutdown()))
                 return
-            now = time.monotonic()
-            if now >= next_sample:
-                self._sample = self._take_sample()
-                next_sample = now + SAMPLE_EVERY
-            if now >= next_snapshot:
-                self._publish()
-                next_snapshot = now + SNAPSHOT_EVERY
-        self._send(self._ended)
+            if not self._loop.submit(Request(command, self._reply)):
+                return
+
+    def _turned(self, now: float, commands: int) -> float:
+        """After each turn: the monitor at 2 Hz, a snapshot when one is due; returns the next such time."""
+        if commands:  # show their effect soon
+            self._carried_out += commands
+            self._next_snapshot = min(self._next_snapshot, now + COMMAND_ECHO)
+        if now >= self._next_sample:
+            self._sample = self._take_sample()
+            self._next_sample = now + SAMPLE_EVERY
+        if now >= self._next_snapshot and self._publish():
+            self._next_snapshot = now + SNAPSHOT_EVERY
+        pending = (self._sample is not None or self._engine.changes.seq != self._seq
+                   or self._carried_out != self._sent_carried_out)
+        return min(self._next_sample, max(self._next_snapshot, now)) if pending else self._next_sample
 
     def _take_sample(self) -> MonitorSample | None:
         try:
@@ -113,65 +159,22 @@ class EngineHost:
             log.exception("monitor sample failed")
             return None
 
-    def _publish(self) -> None:
-        """Send what changed since the last snapshot; nothing when nothing did."""
-        changes, stats = self._session.changes(), self._session.stats()
-        if not changes.jobs and not changes.removed and stats == self._sent and self._sample is None:
-            return
+    def _publish(self) -> bool:
+        """Send what changed since the last snapshot; nothing (False) when nothing did."""
+        changes = self._engine.apply(protocol.AskChanges(self._seq))
+        assert isinstance(changes, protocol.Changes)
+        stats = self._engine.stats()
+        if (not changes.jobs and not changes.removed and stats == self._sent_stats and self._sample is None
+                and self._carried_out == self._sent_carried_out):
+            return False
         for job in changes.jobs:  # copies: the front end never sees a password
             job.credentials = None
-        self._seq += 1
+        self._seq = changes.seq
         jobs, removed = tuple(changes.jobs), tuple(changes.removed)
-        self._send(protocol.Snapshot(self._seq, jobs, removed, stats, self._sample))
-        self._sent, self._sample = stats, None
+        self.send(protocol.Snapshot(changes.seq, jobs, removed, stats, self._sample, self._carried_out))
+        self._sent_stats, self._sample, self._sent_carried_out = stats, None, self._carried_out
+        return True
 
-    def _send(self, message: protocol.Notice) -> None:
-        with contextlib.suppress(OSError):  # the window is gone; the next read ends the loop
+    def send(self, message: protocol.Notice) -> None:
+        with contextlib.suppress(OSError):  # the window is gone; its pipe reader ends the loop
             self._conn.send(message)
-
-    def _apply(self, command: protocol.Command) -> None:
-        """Carry out one command; one that fails is refused with the reason, and the engine goes on."""
-        session = self._session
-        try:
-            match command:
-                case protocol.Add(entries, dest_dir, priority):
-                    session.add(entries, dest_dir, priority)
-                case protocol.Start():
-                    session.start()
-                case protocol.Pause(job_id):
-                    session.pause(job_id)
-                case protocol.Resume(job_id):
-                    session.resume(job_id)
-                case protocol.Cancel(job_id):
-                    session.cancel(job_id)
-                case protocol.RetryFailed(job_id):
-                    session.retry_failed(job_id)
-                case protocol.MarkResolved(job_id):
-                    session.mark_resolved(job_id)
-                case protocol.Remove(job_id):
-                    session.remove(job_id)
-                case protocol.ClearFinished():
-                    session.clear_finished()
-                case protocol.SetPriority(job_id, priority):
-                    session.set_priority(job_id, priority)
-                case protocol.SetMode(mode, workers):
-                    session.set_mode(mode, workers)
-                case protocol.SetWorkers(workers):
-                    session.set_workers(workers)
-                case protocol.AskHistory(job_id):
-                    self._send(protocol.History(job_id, tuple(session.error_history(job_id))))
-                case protocol.Shutdown():
-                    self._shut_down(command, tell=True)
-                case _:
-                    raise TypeError(f"not a command: {command!r}")
-        except ValueError as exc:
-            self._send(protocol.Refused(str(exc)))
-        except Exception as exc:
-            log.exception("the engine could not carry out %r", command)
-            self._send(protocol.Refused(f"internal error: {type(exc).__name__}: {exc}"))
-
-    def _shut_down(self, command: protocol.Shutdown, tell: bool) -> None:
-        self._session.shutdown(command.timeout)
-        if tell:
-            self._publish()  # the jobs as they were left
-        self._ended = protocol.Stopped()

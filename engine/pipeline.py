@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from engine.events import RetryPolicy
 from engine.jobs import Job, JobState
-from engine.session import Changes, Session, SessionStats
+from engine.protocol import Changes, SessionStats
+from engine.session import Session
 from engine.sources import UrlEntry
 from engine.stage import Stage, StageResult
 

@@ -2,12 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.jobs import Job
 from engine.monitor import MonitorSample
-from engine.session import SessionStats
 from engine.sources import UrlEntry
+
+# ---- what the engine's state looks like from outside -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """Counts and totals for a status bar or a summary line."""
+
+    mode: str
+    workers: int
+    total: int
+    queued: int
+    running: int
+    paused: int
+    done: int
+    failed: int
+    cancelled: int
+    bytes_done: int
+    speed: float
+    held_back: str | None
+    worker_pids: frozenset[int]
+    broken: str | None = None  # why the engine stopped on its own (its store cannot be written, say)
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed + self.cancelled
+
+
+@dataclass
+class Changes:
+    """The jobs changed since a reader's last look (copies, in id order) and the ids removed since.
+
+    `seq` is where this look ends: the reader passes it back next time. Each reader keeps its own, so
+    no reader takes changes away from another. `complete` says `jobs` is every job (the reader was so far
+    behind that the removals it missed are no longer kept): drop whatever is not in it.
+    """
+
+    jobs: list[Job] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    seq: int = 0
+    complete: bool = False
 
 # ---- commands: what a front end asks of the engine -------------------------------------------------------
 
@@ -85,6 +125,33 @@ class AskHistory:
     job_id: int
 
 
+# ---- questions an in-process front end asks (the window gets snapshots instead) ---------------------------
+
+
+@dataclass(frozen=True)
+class AskChanges:
+    """Answered with the Changes since `since` (0: every job)."""
+
+    since: int = 0
+
+
+@dataclass(frozen=True)
+class AskJobs:
+    """Answered with copies of every job, in the order they were added."""
+
+
+@dataclass(frozen=True)
+class AskJob:
+    """Answered with a copy of one job, or None."""
+
+    job_id: int
+
+
+@dataclass(frozen=True)
+class AskStats:
+    """Answered with the SessionStats."""
+
+
 @dataclass(frozen=True)
 class Shutdown:
     """Stop every worker, save the queue and end the host (running jobs resume next time)."""
@@ -94,7 +161,7 @@ class Shutdown:
 
 Command = (
     Add | Start | Pause | Resume | Cancel | RetryFailed | MarkResolved | Remove | ClearFinished | SetPriority
-    | SetMode | SetWorkers | AskHistory | Shutdown
+    | SetMode | SetWorkers | AskHistory | AskChanges | AskJobs | AskJob | AskStats | Shutdown
 )
 
 # ---- what the engine tells its front ends ----------------------------------------------------------------
@@ -103,13 +170,15 @@ Command = (
 @dataclass(frozen=True)
 class Snapshot:
     """What changed since the snapshot before (`seq` counts them): copies of changed jobs (credentials left
-    out), ids removed, the totals, and the monitor's newest sample when there is a new one."""
+    out), ids removed, the totals, the monitor's newest sample when there is a new one, and how many of the
+    front end's commands the engine had carried out (so it knows which of its commands the picture shows)."""
 
     seq: int
     jobs: tuple[Job, ...]
     removed: tuple[int, ...]
     stats: SessionStats
     sample: MonitorSample | None = None
+    carried_out: int = 0
 
 
 @dataclass(frozen=True)

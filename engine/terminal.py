@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from engine.jobs import Job, JobState
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.transfer import human_bytes
 
 MAX_JOB_LINES = 8
@@ -31,7 +31,7 @@ def job_line(job: Job, width: int) -> str:
         done = human_bytes(job.bytes_done)
     tail = f"  {done}  {human_bytes(job.speed)}/s  ETA {format_duration(job.eta)}"
     if job.next_attempt_at is not None:
-        tail = f"  retrying in {format_duration(max(0.0, job.next_attempt_at - time.monotonic()))}"
+        tail = f"  retrying in {format_duration(max(0.0, job.next_attempt_at - time.time()))}"
     room = max(10, width - len(tail) - 2)
     return "  " + (name if len(name) <= room else name[: room - 1] + "…") + tail
 

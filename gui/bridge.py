@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine import protocol
 from engine.monitor import MonitorSample
-from engine.session import Changes, SessionStats
+from engine.protocol import Changes, SessionStats
 from gui.engine_link import EngineLink
 from gui.jobs_model import JobsTableModel
 
@@ -66,6 +66,7 @@ class SessionBridge(QObject):
         self._shutting_down = False
         self._finished = False
         self._run_pending = False  # Start was pressed and no snapshot has shown the run yet
+        self._start_sent = 0  # the number of that Start among the commands sent to the engine
         engine.snapshot.connect(self._show)
         engine.stopped.connect(self._engine_stopped)
         engine.died.connect(self._engine_died)
@@ -81,7 +82,7 @@ class SessionBridge(QObject):
         self.model.apply(Changes([], [job.id for job in self.model.jobs()]))
         self.engine.start()
         if self.started:
-            self.engine.start_jobs()
+            self.start_session()
 
     @property
     def is_active(self) -> bool:
@@ -99,6 +100,7 @@ class SessionBridge(QObject):
     def start_session(self) -> None:
         self.started = self._run_pending = True
         self.engine.start_jobs()
+        self._start_sent = self.engine.sent
 
     @Slot(object)
     def _show(self, snapshot: protocol.Snapshot) -> None:
@@ -111,7 +113,8 @@ class SessionBridge(QObject):
             for listener in self.sample_listeners:
                 listener(snapshot.sample, stats)
         self.stats_changed.emit(stats)
-        if self._run_pending:  # a run short enough to end between two snapshots still began and ended
+        if self._run_pending and snapshot.carried_out >= self._start_sent:
+            # the first picture after Start: a run short enough to end between two snapshots began and ended
             self._run_pending = False
             if not self.is_active:
                 self.stats_changed.emit(stats)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from engine import protocol
 from engine.events import RetryPolicy
 from engine.host import HostConfig, host_main
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.sources import UrlEntry
 from gui.pipe_reader import KILL_AFTER, PipeReader, join_or_kill
 
@@ -37,6 +37,7 @@ class EngineLink(QObject):
         self._mode = config.mode
         self.stats: SessionStats | None = None  # as the last snapshot said
         self.ended = False
+        self.sent = 0  # commands sent to this host (a snapshot's `carried_out` counts the same ones)
 
     # ---- life ---------------------------------------------------------------------------------------------
 
@@ -48,7 +49,7 @@ class EngineLink(QObject):
         self.process = ctx.Process(target=host_main, args=(theirs, self.config), name="parafetch-engine")
         self.process.start()
         theirs.close()
-        self._stopping, self.ended = False, False
+        self._stopping, self.ended, self.sent = False, False, 0
         self._pipe = PipeReader(ours, self._received, self._ended_without_word, self)
 
     @property
@@ -59,7 +60,9 @@ class EngineLink(QObject):
         """Send a command; one sent to a host that is gone is dropped (the window already says so)."""
         if self._pipe is None or self.ended:
             return
-        if not self._pipe.send(command):
+        if self._pipe.send(command):
+            self.sent += 1
+        else:
             self._pipe.read()  # notice the end now
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -190,4 +193,4 @@ def _merge(older: protocol.Snapshot, newer: protocol.Snapshot) -> protocol.Snaps
     jobs.update((job.id, job) for job in newer.jobs)
     removed = tuple(i for i in older.removed if i not in jobs) + newer.removed
     sample = newer.sample or older.sample
-    return protocol.Snapshot(newer.seq, tuple(jobs.values()), removed, newer.stats, sample)
+    return protocol.Snapshot(newer.seq, tuple(jobs.values()), removed, newer.stats, sample, newer.carried_out)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QIcon
 
 from engine.events import RetryPolicy
 from engine.jobs import Job, JobState
-from engine.session import Changes
+from engine.protocol import Changes
 from engine.terminal import format_duration
 from engine.transfer import human_bytes
 from gui.state_icons import state_icon
@@ -110,7 +110,7 @@ def next_try_text(seconds: float) -> str:
 class JobsTableModel(QAbstractTableModel):
     """Rows are copies of the session's jobs in the order they were added; `apply` folds in changes."""
 
-    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, parent: QObject | None = None, clock: Callable[[], float] = time.time,
                  max_attempts: int = RetryPolicy.attempts) -> None:
         super().__init__(parent)
         self.max_attempts = max_attempts

@@ -21,7 +21,7 @@ from engine.host import HostConfig
 from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.pipeline import PIPELINE
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.sources import ParsedInput, parse_text
 from engine.terminal import format_duration
 from engine.transfer import human_bytes

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.monitor import MonitorSample, ProcessInfo
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.transfer import human_bytes
 from gui.cell_delegate import CellDelegate
 from gui.fast_table import FastTableView

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.terminal import format_duration
 from engine.transfer import human_bytes
 

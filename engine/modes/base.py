@@ -184,6 +184,15 @@ class Runner:
                 if self.uses_processes and worker.stop_deadline is None:
                     worker.stop_deadline = time.monotonic() + STOP_GRACE
 
+    def next_deadline(self) -> float | None:
+        """When `tick` next has a stop to escalate (monotonic), or None."""
+        deadlines = [
+            w.stop_deadline if w.terminated_at is None else w.terminated_at + KILL_GRACE
+            for w in self.workers.values()
+            if w.stop_deadline is not None
+        ]
+        return min(deadlines, default=None)
+
     def tick(self) -> None:
         """Escalate stops that were not honoured in time."""
         now = time.monotonic()
@@ -192,8 +201,11 @@ class Runner:
                 continue
             if worker.terminated_at is None:
                 worker.terminate()
+                if worker.terminated_at is None:  # it had ended already: its exit is on the way
+                    worker.stop_deadline = None
             elif now - worker.terminated_at >= KILL_GRACE:
                 worker.kill()
+                worker.stop_deadline = None  # nothing more to escalate; its exit is on the way
 
     def resize(self, workers: int) -> None:
         """Resize a running pool: idle workers beyond the size retire now, busy ones after their job."""

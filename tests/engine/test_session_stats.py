@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.jobs import JobState
-from engine.session import Session, SessionStats
+from engine.protocol import SessionStats
+from engine.session import Session
 from engine.sources import parse_text
 from tests.support.http_server import TestServer, payload
 from tests.support.waiting import wait_until

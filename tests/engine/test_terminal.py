@@ -7,7 +7,7 @@ import io
 import pytest
 
 from engine.jobs import Job, JobState
-from engine.session import SessionStats
+from engine.protocol import SessionStats
 from engine.terminal import LiveProgress, format_duration
 
 pytestmark = pytest.mark.timeout(10)

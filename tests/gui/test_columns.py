@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.jobs import JobState
-from engine.session import Changes
+from engine.protocol import Changes
 from gui.downloads_view import HIDDEN_AT_FIRST
 from gui.jobs_model import Column, JobsTableModel
 from gui.main_window import MainWindow

@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.jobs import Job, JobState
-from engine.session import Changes
+from engine.protocol import Changes
 from gui.jobs_model import JOB_ID_ROLE, PROGRESS_ROLE, SORT_ROLE, Column, JobsTableModel
 
 pytestmark = pytest.mark.timeout(30)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.jobs import JobState
+from engine import protocol
+from engine.jobs import Job, JobState
 from engine.modes import MODES
-from engine.session import SessionStats
+from engine.protocol import SessionStats
+from gui.bridge import no_stats
 from tests.gui.conftest import MakeWindow, all_done, rows_shown, serve_files
 from tests.support.http_server import TestServer, payload
 
@@ -71,6 +74,22 @@ def test_each_run_is_summed_up_on_its_own(  # type: ignore[no-untyped-def]
     window.start()
     qtbot.waitUntil(lambda: len(summaries()) == 2, timeout=20_000)
     assert all(text.startswith("Run finished: 1 done, 0 failed") for text in summaries()), summaries()
+
+
+def test_a_snapshot_sent_before_start_was_carried_out_does_not_end_the_run(  # type: ignore[no-untyped-def]
+    qtbot, window,
+) -> None:
+    """The engine's pictures cross the Start on the pipe: one that does not show Start yet (no job, say)
+    must not count as the run's end, or a run over by the next picture is never summed up."""
+    window.start()
+    start = window.engine.sent
+    nothing = no_stats("thread-pool", 4)
+    failed = Job("http://h/a.bin", "/d", id=1, state=JobState.FAILED, error="boom")
+    over = replace(nothing, total=1, failed=1)
+    window.engine.snapshot.emit(protocol.Snapshot(1, (), (), nothing, None, start - 1))  # sent before Start
+    window.engine.snapshot.emit(protocol.Snapshot(2, (failed,), (), over, None, start))  # the whole run
+    summaries = [m.text for m in window.messages.messages() if m.text.startswith("Run finished")]
+    assert len(summaries) == 1 and summaries[0].startswith("Run finished: 0 done, 1 failed"), summaries
 
 
 @pytest.mark.timeout(90)
