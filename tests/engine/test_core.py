@@ -1,0 +1,226 @@
+"""The engine core driven by hand, one message at a time, with fake workers and a fake clock: the order
+of events that races hide in is written down here rather than hoped for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from engine import protocol
+from engine.core import SPEED_EVERY, STOP_WAIT, Engine
+from engine.events import JobFinished, JobStarted, NameGranted, Progress, Task, WorkerExited
+from engine.jobs import Job, JobState, Outcome
+from engine.modes import MODES, Runner
+from engine.sources import UrlEntry
+from engine.workers import Worker
+
+pytestmark = pytest.mark.timeout(30)
+MIB = 1024 * 1024
+
+
+class FakeWorker(Worker):
+    """A worker that only records what it is told: the test sends the events it would send."""
+
+    def __init__(self, worker_id: int, events: object) -> None:
+        super().__init__(worker_id, events)  # type: ignore[arg-type]
+        self.told: list[Task | NameGranted | None] = []
+
+    def start(self, task: Task | None) -> None:
+        if task is not None:
+            self.assign(task)
+
+    def _send(self, message: Task | NameGranted | None) -> None:
+        self.told.append(message)
+
+    @property
+    def alive(self) -> bool:
+        return False
+
+    @property
+    def pid(self) -> int:
+        return 0
+
+    def join(self, timeout: float) -> None:
+        pass
+
+
+class FakePool(Runner):
+    """A pool of fake workers, numbered as the real pools are."""
+
+    name: ClassVar[str] = "fake-pool"
+    label: ClassVar[str] = "Fake pool"
+    description: ClassVar[str] = "A pool whose workers are the test."
+    resizable: ClassVar[bool] = True
+    made: ClassVar[list[FakePool]] = []
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        FakePool.made.append(self)
+
+    def _spawn(self, task: Task | None) -> Worker:
+        worker = FakeWorker(next(self._ids), self.events)
+        self.workers[worker.worker_id] = worker
+        worker.start(task)
+        return worker
+
+    def worker_of(self, job_id: int) -> int:
+        return next(w.worker_id for w in self.workers.values() if w.job_id == job_id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[Engine]:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    FakePool.made.clear()
+    made = Engine([], FakePool.name, 3, clock=clock)
+    yield made
+    made.close()
+
+
+def add(engine: Engine, folder: Path, *names: str, priority: int = 0) -> list[int]:
+    entries = tuple(UrlEntry(f"http://h.example/{name}") for name in names)
+    ids = engine.apply(protocol.Add(entries, str(folder), priority))
+    assert isinstance(ids, list)
+    return ids
+
+
+def pool() -> FakePool:
+    return FakePool.made[-1]
+
+
+def job(engine: Engine, job_id: int) -> Job:
+    found = engine.apply(protocol.AskJob(job_id))
+    assert isinstance(found, Job)
+    return found
+
+
+def state(engine: Engine, job_id: int) -> JobState:
+    return job(engine, job_id).state
+
+
+def finish(engine: Engine, folder: Path, job_id: int, outcome: Outcome = Outcome.DONE) -> None:
+    worker_id = pool().worker_of(job_id)
+    engine.on_event(JobFinished(job_id, worker_id, outcome, 1, str(folder / f"{job_id}.bin"), 5, "ab" * 32))
+
+
+def test_the_exits_of_a_replaced_pools_workers_never_touch_the_new_pools_jobs(
+    engine: Engine, tmp_path: Path
+) -> None:
+    engine.apply(protocol.Start())
+    old_workers = sorted(pool().workers)
+    engine.apply(protocol.SetMode(FakePool.name, 3))  # the old pool ends while the new one takes the jobs
+    ids = add(engine, tmp_path, "a", "b", "c")
+    engine.apply(protocol.Start())
+    engine.step()
+    assert sorted(pool().running_job_ids()) == ids
+    assert not set(pool().workers) & set(old_workers)  # numbered across pools
+    for worker_id in old_workers:  # the old pool's exits arrive late, after the new jobs started
+        engine.on_event(WorkerExited(worker_id, 0, 0))
+    assert [state(engine, job_id) for job_id in ids] == [JobState.RUNNING] * 3
+    for job_id in ids:
+        finish(engine, tmp_path, job_id)
+    assert [state(engine, job_id) for job_id in ids] == [JobState.DONE] * 3
+    assert engine.settled()
+
+
+def test_a_handler_that_raises_fails_its_one_job_and_logs_why_while_the_rest_finish(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad, good = add(engine, tmp_path, "bad", "good")
+    engine.apply(protocol.Start())
+    engine.step()
+    with caplog.at_level(logging.ERROR, logger="parafetch"):
+        engine.on_event(Progress(bad, "lots", 1.0))  # type: ignore[arg-type]
+    assert any(record.exc_info for record in caplog.records)  # the traceback is in the log
+    engine.on_event(JobStarted(good, pool().worker_of(good), 1, "worker", 1))
+    finish(engine, tmp_path, good)
+    failed = job(engine, bad)
+    assert failed.state is JobState.FAILED
+    assert failed.error is not None
+    assert failed.error.startswith("internal error: TypeError: progress must count bytes")
+    assert state(engine, good) is JobState.DONE
+    assert engine.broken is None
+
+
+def test_a_speed_is_the_bytes_over_the_time_they_took_to_arrive_however_late_the_reports_are_read(
+    engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    (job_id,) = add(engine, tmp_path, "capped")
+    engine.apply(protocol.Start())
+    engine.step()
+    start = clock.now
+    clock.now += 5.0  # twenty reports of a 1 MiB/s download waited, and are all read now
+    for tenth in range(21):
+        engine.on_event(Progress(job_id, tenth * MIB // 10, start + tenth / 10))
+    clock.now = start + 2.0 + SPEED_EVERY
+    engine.step()
+    speed = job(engine, job_id).speed
+    assert 0.9 * MIB <= speed <= 1.1 * MIB
+    stats = engine.stats()
+    assert stats.speed == speed
+
+
+def test_a_resume_before_a_pausing_worker_answers_queues_the_job_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    (job_id,) = add(engine, tmp_path, "a")
+    engine.apply(protocol.Start())
+    engine.step()
+    engine.apply(protocol.Pause(job_id))
+    engine.apply(protocol.Resume(job_id))  # too late to take back: the worker is already stopping
+    assert state(engine, job_id) is JobState.RUNNING
+    finish(engine, tmp_path, job_id, Outcome.PAUSED)
+    engine.step()  # queued again, it starts again
+    assert state(engine, job_id) is JobState.RUNNING
+    assert job_id in pool().running_job_ids()
+
+
+def test_higher_priority_starts_first_then_the_order_of_adding(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    engine = Engine([], FakePool.name, 1, clock=clock)
+    low, later_low = add(engine, tmp_path, "low", "later-low")
+    (high,) = add(engine, tmp_path, "high", priority=5)
+    engine.apply(protocol.Start())
+    started = []
+    for _ in range(3):
+        engine.step()
+        (running,) = pool().running_job_ids()
+        started.append(running)
+        finish(engine, tmp_path, running)
+    assert started == [high, low, later_low]
+    engine.close()
+
+
+def test_a_shutdown_waits_for_running_jobs_only_so_long_and_queues_them_for_next_time(
+    engine: Engine, clock: Clock, tmp_path: Path
+) -> None:
+    stops, never = add(engine, tmp_path, "stops", "never-answers")
+    engine.apply(protocol.Start())
+    engine.step()
+    engine.apply(protocol.Shutdown())
+    finish(engine, tmp_path, stops, Outcome.PAUSED)
+    assert not engine.ended  # one worker has not answered yet
+    deadline = engine.next_deadline()
+    assert deadline is not None and deadline <= clock.now + STOP_WAIT
+    clock.now += STOP_WAIT + 0.01
+    assert engine.ended
+    engine.close()
+    assert [state(engine, stops), state(engine, never)] == [JobState.QUEUED, JobState.QUEUED]
