@@ -113,16 +113,18 @@ class Mailbox:
             elif message is not NOTHING:
                 self._held.append(message)
 
-
-def wait_or_stop(seconds: float, check: StopCheck) -> StopAction | None:
-    """Wait out a backoff delay, returning early with the action if the job is asked to stop."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        action = check()
-        if action:
-            return action
-        time.sleep(min(left, 0.05))  # polls a shared-memory flag; a process cannot wait on it
-    return check()
+    def wait_out(self, seconds: float, stop: StopCheck) -> StopAction | None:
+        """Wait out a backoff delay, returning early with the action if the job is asked to stop (a stop
+        request wakes the worker with a message; the app gone counts as a pause)."""
+        deadline = time.monotonic() + seconds
+        while not (action := stop()) and (left := deadline - time.monotonic()) > 0:
+            try:
+                message = self._receive(left)
+            except EOFError:
+                return StopAction.PAUSE
+            if message is not NOTHING and not isinstance(message, NameGranted):  # answers: only wake-ups
+                self._held.append(message)
+        return action or None
 
 
 def run_job(
@@ -170,7 +172,7 @@ def run_job(
                                    error=error.message)
             delay = backoff_delay(attempt, task.retry.base_delay, task.retry.max_delay, error.retry_after)
             emit(Retrying(task.job_id, attempt, delay, error.message))
-            action = wait_or_stop(delay, check)
+            action = mailbox.wait_out(delay, check)
             if action:
                 return JobFinished(task.job_id, worker_id, Outcome.of_stop(action), attempt)
         except Exception as error:  # a bug must not take the worker down: report it as the job's failure

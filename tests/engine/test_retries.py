@@ -15,6 +15,7 @@ from engine.session import Session
 from engine.sources import parse_text
 from engine.store import JobStore
 from tests.support.http_server import TestServer, payload
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 QUICK = RetryPolicy(attempts=6, base_delay=0.05, max_delay=2.0)
@@ -178,3 +179,22 @@ def test_a_failure_after_the_retries_keeps_the_part_and_retry_resumes_it(
         assert other.wait(30)
     assert (tmp_path / "kept.bin").read_bytes() == body
     assert http_server.requests_for("/kept.bin")[-1].header("Range") == "bytes=100000-"
+
+
+@pytest.mark.parametrize("mode", ["thread-pool", "process-pool"])
+def test_a_job_waiting_out_its_backoff_pauses_at_once_and_resumes_later(
+    mode: str, http_server: TestServer, tmp_path: Path
+) -> None:
+    data = payload("patient", 50_000)
+    url = http_server.add("/patient.bin", data, fail_first=1, status=503)
+    with Session(mode, 2, RetryPolicy(attempts=3, base_delay=60.0, max_delay=60.0)) as session:
+        (job_id,) = session.add(parse_text(url).entries, str(tmp_path))
+        session.start()
+        wait_until(lambda: session.job(job_id).next_attempt_at is not None, 30, "a backoff")  # type: ignore[union-attr]
+        session.pause(job_id)
+        wait_until(lambda: session.job(job_id).state is JobState.PAUSED, 5, "the pause, not a minute later")  # type: ignore[union-attr]
+        session.resume(job_id)
+        assert session.wait(30)
+        job = session.job(job_id)
+        assert job is not None and job.state is JobState.DONE
+        assert (tmp_path / "patient.bin").read_bytes() == data
