@@ -50,14 +50,18 @@ def bar_fill(window: MainWindow, image: QImage, job_id: int) -> float:
     return (max(filled) - left + 1) / (right - left) if filled else 0.0
 
 
+def rgb(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()
+
+
 def cell_colours(window: MainWindow, image: QImage, job_id: int, column: Column) -> set[tuple[int, int, int]]:
     rect = window.view.visualRect(window.view.model().index(row_of(window, job_id), column))
-    return {image.pixelColor(x, y).getRgb()[:3] for x in range(rect.left(), rect.right(), 2)
+    return {rgb(image.pixelColor(x, y)) for x in range(rect.left(), rect.right(), 2)
             for y in range(rect.top() + 1, rect.bottom())}
 
 
 def _close(colour: QColor, wanted: QColor) -> bool:
-    return all(abs(a - b) <= 8 for a, b in zip(colour.getRgb()[:3], wanted.getRgb()[:3], strict=True))
+    return all(abs(a - b) <= 8 for a, b in zip(rgb(colour), rgb(wanted), strict=True))
 
 
 def test_each_bar_is_as_long_as_its_progress_and_follows_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +79,7 @@ def test_each_bar_is_as_long_as_its_progress_and_follows_it(qtbot, window: MainW
 
 def test_a_selected_row_is_highlighted_until_it_is_deselected(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     show(qtbot, window, [running_job(9001, 0.5), running_job(9002, 0.5)])
-    highlight = window.view.palette().color(QPalette.ColorRole.Highlight).getRgb()[:3]
+    highlight = rgb(window.view.palette().color(QPalette.ColorRole.Highlight))
     assert highlight not in cell_colours(window, picture(window), 9001, Column.SIZE)
     window.view.selectRow(row_of(window, 9001))
     image = picture(window)
