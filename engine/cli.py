@@ -17,8 +17,10 @@ from engine.interrupts import interrupted_status, no_more_interrupts
 from engine.jobs import Job, JobState
 from engine.modes import MODES
 from engine.monitor import SystemMonitor
+from engine.pipeline import DOWNLOAD_MODE, PIPELINE
 from engine.session import Session
 from engine.sources import ParsedInput, Rejected, read_sources
+from engine.stage import StageConfig, StageResult
 from engine.store import DATA_DIR_ENV, JobStore, StoreBusy, StoreError, default_data_dir
 from engine.terminal import LiveProgress, format_duration
 from engine.transfer import human_bytes
@@ -61,7 +63,9 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-d", "--dest", default=".", metavar="DIR", help="destination folder (default: .)")
     parser.add_argument(
-        "-m", "--mode", default="thread-pool", choices=list(MODES), help="how to run the list"
+        "-m", "--mode", default="thread-pool", choices=[*MODES, PIPELINE],
+        help=f"how to run the list ({PIPELINE}: a thread pool, then SHA-256 checks and thumbnails in "
+        "processes)",
     )
     parser.add_argument(
         "-w",
@@ -195,7 +199,9 @@ def run_get(args: argparse.Namespace) -> int:
     store = open_store(args.data_dir)
     try:
         retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
-        session = Session(args.mode, args.workers, retry, store=store)
+        pipeline = args.mode == PIPELINE
+        session = Session(DOWNLOAD_MODE if pipeline else args.mode, args.workers, retry, store=store,
+                          stage=StageConfig() if pipeline else None)
     except (sqlite3.Error, OSError) as exc:
         store.close()
         print(f"parafetch: cannot use the job queue in {store.data_dir}: {exc}", file=sys.stderr)
@@ -231,7 +237,10 @@ def run_get(args: argparse.Namespace) -> int:
         live.clear()
     elapsed = time.monotonic() - started
     jobs = session.jobs()
-    _summary(jobs, parsed, elapsed, peaks, session.mode)
+    _summary(jobs, parsed, elapsed, peaks, args.mode)
+    checked = session.stage_results()
+    if pipeline:
+        _stage_summary(checked)
     if session.broken:
         print(f"parafetch: stopped: {session.broken}", file=sys.stderr)
     if args.json:
@@ -239,12 +248,13 @@ def run_get(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "mode": session.mode,
+                    "mode": args.mode,
                     "workers": session.stats().workers,
                     "elapsed_s": round(elapsed, 3),
                     "peak_threads": peaks.threads,
                     "peak_processes": peaks.processes,
                     "jobs": records,
+                    **({"checked": [stage_record(r) for r in checked]} if pipeline else {}),
                 }
             )
         )
@@ -253,7 +263,8 @@ def run_get(args: argparse.Namespace) -> int:
     if session.broken:
         return EXIT_ENGINE
     all_done = all(j.state is JobState.DONE for j in jobs) and not parsed.rejected
-    return EXIT_OK if all_done else EXIT_FAILED
+    all_verified = all(r.verified for r in checked)
+    return EXIT_OK if all_done and all_verified else EXIT_FAILED
 
 
 def _show(session: Session, live: LiveProgress | None, lines_out: TextIO, started: float) -> None:
@@ -265,6 +276,23 @@ def _show(session: Session, live: LiveProgress | None, lines_out: TextIO, starte
             print(finished_line(job), file=lines_out, flush=True)
     if live:
         live.draw(session.jobs(), session.stats(), time.monotonic() - started)
+
+
+def stage_record(result: StageResult) -> dict[str, object]:
+    """What the pipeline's stage found for one file, for --json."""
+    return {"path": result.path, "sha256": result.sha256, "verified": result.verified,
+            "thumbnail": result.thumbnail is not None, "error": result.error}
+
+
+def _stage_summary(results: Sequence[StageResult]) -> None:
+    for result in results:
+        if not result.verified:
+            print(f"parafetch: check failed: {result.path}: {result.error}", file=sys.stderr)
+    verified = sum(1 for r in results if r.verified)
+    pictures = sum(1 for r in results if r.thumbnail is not None)
+    cpu = sum(r.cpu_s for r in results)
+    print(f"parafetch: pipeline: {verified} of {len(results)} files verified (SHA-256), {pictures} "
+          f"thumbnails, {cpu:.2f} s of CPU in the stage", file=sys.stderr)
 
 
 def _summary(jobs: Sequence[Job], parsed: ParsedInput, elapsed: float, peaks: Peaks, mode: str) -> None:

@@ -8,21 +8,21 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any
 
 import psutil
 
 from engine.events import RetryPolicy
-from engine.jobs import Job, JobState
+from engine.jobs import JobState
 from engine.modes import MODES
 from engine.monitor import MonitorSample, SystemMonitor
-from engine.pipeline import PIPELINE, PIPELINE_LABEL, Pipeline
-from engine.protocol import SessionStats
+from engine.pipeline import DOWNLOAD_MODE, PIPELINE, PIPELINE_LABEL
 from engine.recommend import median_latency, probe_urls
 from engine.session import Session
 from engine.sources import UrlEntry
+from engine.stage import StageConfig
 from engine.workers import stop_process_helpers
 
 SAMPLE_EVERY = 0.15  # seconds between monitor samples during a run
@@ -85,16 +85,6 @@ class ComparisonReport:
         return min(self.runs, key=lambda r: r.elapsed_s, default=None)
 
 
-class _Runnable(Protocol):
-    def add(self, entries: Iterable[UrlEntry], dest_dir: str) -> list[int]: ...
-    def start(self) -> None: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-    def cancel(self) -> None: ...
-    def shutdown(self) -> None: ...
-    def jobs(self) -> list[Job]: ...
-    def stats(self) -> SessionStats: ...
-
-
 def cpu_seconds() -> float:
     """User + system CPU of this process, of the children it reaped, and of every live descendant.
 
@@ -155,9 +145,9 @@ class _Sampler:
             self.own_cpu = time.thread_time() - began
 
 
-def _open(mode: str, workers: int | None, retry: RetryPolicy, cpu_rounds: int) -> _Runnable:
+def _open(mode: str, workers: int | None, retry: RetryPolicy, cpu_rounds: int) -> Session:
     if mode == PIPELINE:
-        return Pipeline(workers, retry=retry, cpu_rounds=cpu_rounds)
+        return Session(DOWNLOAD_MODE, workers, retry, stage=StageConfig(cpu_rounds=cpu_rounds))
     return Session(mode, None if mode == "sequential" else workers, retry)
 
 
@@ -202,10 +192,8 @@ def run_once(
         runner.shutdown()
     done = [j for j in jobs if j.state is JobState.DONE]
     failed = len(jobs) - len(done)
-    stage_cpu = None
-    if isinstance(runner, Pipeline):
-        stage_cpu = runner.stage_cpu_s
-        failed += runner.stage_failures
+    stage_failures = stats.stage.failures if stats.stage is not None else 0
+    failed += stage_failures
     size = sum(j.bytes_done for j in done)
     durations = [j.finished_at - j.started_at for j in done if j.finished_at and j.started_at]
     one_shot = mode in MODES and MODES[mode].one_shot
@@ -221,11 +209,11 @@ def run_once(
         peak_rss_mb=max(s.rss for s in samples) / MB,
         cpu_s=cpu,
         failed=failed,
-        files=len(done) - (runner.stage_failures if isinstance(runner, Pipeline) else 0),
+        files=len(done) - stage_failures,
         bytes=size,
         file_s=statistics.median(durations) if durations else 0.0,
         base_rss_mb=base.rss / MB if base else 0.0,
-        stage_cpu_s=stage_cpu,
+        stage_cpu_s=stats.stage.cpu_s if stats.stage is not None else None,
         elapsed_min=elapsed,
         elapsed_max=elapsed,
     )

@@ -37,6 +37,7 @@ from engine.rates import RateMeter
 from engine.reservations import Reservations
 from engine.saving import SaveBatch
 from engine.sources import UrlEntry
+from engine.stage import Stage, StageConfig, StageDone, StageResult
 from engine.store import JobStore
 from engine.tallies import Tallies
 
@@ -73,9 +74,10 @@ class Engine:
         restore: bool = False,
         clock: Clock = time.monotonic,
         wall: Clock = time.time,
+        stage: StageConfig | None = None,
     ) -> None:
         """Worker events go to `inbox`. With a store every job is kept there; `restore` brings back the
-        whole stored queue."""
+        whole stored queue. With a `stage`, every file downloaded goes through it (the pipeline)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.retry = retry or RetryPolicy()
@@ -102,6 +104,12 @@ class Engine:
         )
         self.broken: str | None = None
         self._ids: Iterator[int] = itertools.count(1)
+        self._stages: dict[int, Stage] = {}  # the current stage and those switched off, still finishing
+        self._stage_numbers = itertools.count(1)
+        self._stage: int | None = None  # the current stage's number
+        self._stage_results: list[StageResult] = []  # not yet taken by a front end
+        self._retired_stages: list[Stage] = []
+        self._set_stage(stage)
         if store is not None:
             stored = store.reconcile()
             self._ids = iter(store.reserve_ids(ID_BLOCK))
@@ -132,6 +140,8 @@ class Engine:
                 self._each(job_id, self._resume_one)
             case protocol.Cancel(job_id):
                 self._each(job_id, self._cancel_one)
+                if job_id is None:
+                    self._cancel_stage()
             case protocol.RetryFailed(job_id):
                 self._each(job_id, self._retry_one)
             case protocol.MarkResolved(job_id):
@@ -148,6 +158,11 @@ class Engine:
                 self._set_mode(mode, workers)
             case protocol.SetWorkers(workers):
                 self._runner.resize(workers)
+            case protocol.SetStage(config):
+                self._set_stage(config)
+            case protocol.TakeStageResults():
+                taken, self._stage_results = self._stage_results, []
+                return taken
             case protocol.AskHistory(job_id):
                 errors = self._store.errors(job_id) if self._store is not None else []
                 return protocol.History(job_id, tuple(errors))
@@ -229,6 +244,33 @@ class Engine:
             raise ValueError("the mode cannot change while downloads run")
         old, self._runner = self._runner, MODES[mode](self._inbox, workers, self._worker_ids)
         threading.Thread(target=old.shutdown, name="runner-shutdown", daemon=True).start()
+
+    def _set_stage(self, config: StageConfig | None) -> None:
+        """Put every file downloaded from now on through a new stage (None: through none). A stage
+        switched off processes the files it holds, then ends."""
+        if self._stage is not None:
+            old, self._stage = self._stage, None
+            self._retire_stage(old)
+        if config is not None:
+            number = next(self._stage_numbers)
+            inbox = self._inbox
+            self._stages[number] = Stage(lambda result: inbox.put(StageDone(number, result)), config)
+            self._stage = number
+
+    def _cancel_stage(self) -> None:
+        """Stop what the stage holds (a new one takes the files downloaded from now on)."""
+        if self._stage is not None:
+            current = self._stages[self._stage]
+            current.cancel()
+            self._set_stage(StageConfig(current.workers, current.cpu_rounds))
+
+    def _retire_stage(self, number: int) -> None:
+        """End a stage that is no longer the current one, once it holds nothing."""
+        stage = self._stages[number]
+        if not stage.busy:
+            del self._stages[number]
+            self._retired_stages.append(stage)  # `close` waits for the ones still ending
+            threading.Thread(target=stage.shutdown, name="stage-shutdown", daemon=True).start()
 
     def _each(self, job_id: int | None, action: Callable[[Job], None]) -> None:
         targets = (
@@ -324,17 +366,27 @@ class Engine:
             self.tallies.bytes_done,
             sum(self._jobs[i].speed for i in self.tallies.running),
             self._runner.held_back(waiting) if self._running else None,
-            frozenset(self.worker_pids()),
+            self.worker_pids(),
             self.broken,
+            self._stages[self._stage].stats() if self._stage is not None else None,
         )
 
+    @property
+    def stage_results_waiting(self) -> bool:
+        """The stage has results that no front end has taken yet."""
+        return bool(self._stage_results)
+
     def worker_pids(self) -> frozenset[int]:
-        return frozenset(self._runner.worker_pids())
+        """The download workers' processes, and the stages'."""
+        stage_pids = (pid for stage in self._stages.values() for pid in stage.stats().pids)
+        return frozenset(self._runner.worker_pids()).union(stage_pids)
 
     def settled(self) -> bool:
         """Nothing queued or running (or nothing running and nothing asked to start)."""
         counts = self.tallies.per_state
         running = counts[JobState.RUNNING]
+        if any(stage.busy for stage in self._stages.values()):
+            return False  # downloaded files are still being checked
         return (running == 0 and counts[JobState.QUEUED] == 0) or (
             not self._running and not self._runner.running_job_ids() and running == 0
         )
@@ -380,6 +432,10 @@ class Engine:
     def close(self) -> None:
         """End every worker; a job whose worker never answered goes back to the queue, for next time."""
         self._runner.shutdown()
+        for stage in self._stages.values():
+            stage.cancel()
+        for stage in [*self._stages.values(), *self._retired_stages]:
+            stage.shutdown()
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
                 job.move_to(JobState.QUEUED)
@@ -446,6 +502,8 @@ class Engine:
         if self._closing_at is None:
             self._closing_at = self._clock()
         self._running = False
+        for stage in self._stages.values():
+            stage.cancel()
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
                 self._stopping[job.id] = JobState.QUEUED
@@ -573,6 +631,15 @@ class Engine:
         state = self._stopping.get(job.id, outcome.state) if stopped else outcome.state
         self._settle(job, state, event.error)
 
+    def _on_stage_done(self, event: StageDone) -> None:
+        stage = self._stages.get(event.stage)
+        if stage is None:
+            return
+        stage.done(event.result)
+        self._stage_results.append(event.result)
+        if event.stage != self._stage and not stage.busy:
+            self._retire_stage(event.stage)
+
     def _on_worker_exited(self, event: WorkerExited) -> None:
         job_id = self._runner.worker_exited(event.worker_id)
         job = self._jobs.get(job_id) if job_id is not None else None
@@ -592,6 +659,8 @@ class Engine:
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif state in (JobState.DONE, JobState.FAILED):
             job.error = error
+        if state is JobState.DONE and job.path and self._stage is not None:
+            self._stages[self._stage].put((job.id, job.path, job.sha256))
         if job.state.finished:
             job.finished_at = self._wall()
             self._names.release(job)
@@ -610,6 +679,7 @@ class Engine:
         Retrying: _on_retrying,
         JobFinished: _on_finished,
         WorkerExited: _on_worker_exited,
+        StageDone: _on_stage_done,
         WorkerStarted: lambda self, event: None,
         HelpersReady: lambda self, event: self._runner.bring_up(),
     }

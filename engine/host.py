@@ -20,6 +20,7 @@ from engine.events import RetryPolicy
 from engine.loop import EngineLoop, Request
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.protocol import SessionStats
+from engine.stage import StageConfig
 from engine.store import JobStore, StoreBusy, StoreError
 from engine.worker import lower_priority
 from engine.workers import forget_main_module, stop_process_helpers
@@ -36,13 +37,14 @@ NICENESS = 5  # how far below the window the engine and its workers run: on two 
 
 @dataclass(frozen=True)
 class HostConfig:
-    """How the front end wants the engine: its mode, pool size, retry policy and queue folder."""
+    """How the front end wants the engine: its mode, pool size, retry policy, queue folder and stage."""
 
     mode: str
     workers: int | None
     retry: RetryPolicy
     data_dir: str | None  # where the queue is kept; None: in memory, forgotten when the host ends
     front_end_pid: int  # listed by the monitor as the window's own row
+    stage: StageConfig | None = None  # the pipeline's stage, when it is picked
 
 
 def host_main(conn: Connection, config: HostConfig) -> None:
@@ -58,7 +60,8 @@ def host_main(conn: Connection, config: HostConfig) -> None:
         return
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
     try:
-        engine = Engine(inbox, config.mode, config.workers, config.retry, store, restore=store is not None)
+        engine = Engine(inbox, config.mode, config.workers, config.retry, store, restore=store is not None,
+                        stage=config.stage)
         EngineHost(conn, engine, inbox, SystemMonitor(engine.worker_pids, config.front_end_pid)).run()
     finally:
         if store is not None:
@@ -149,7 +152,7 @@ class EngineHost:
         if now >= self._next_snapshot and self._publish():
             self._next_snapshot = now + SNAPSHOT_EVERY
         pending = (self._sample is not None or self._engine.changes.seq != self._seq
-                   or self._carried_out != self._sent_carried_out)
+                   or self._carried_out != self._sent_carried_out or self._engine.stage_results_waiting)
         return min(self._next_sample, max(self._next_snapshot, now)) if pending else self._next_sample
 
     def _take_sample(self) -> MonitorSample | None:
@@ -165,13 +168,16 @@ class EngineHost:
         assert isinstance(changes, protocol.Changes)
         stats = self._engine.stats()
         if (not changes.jobs and not changes.removed and stats == self._sent_stats and self._sample is None
-                and self._carried_out == self._sent_carried_out):
+                and self._carried_out == self._sent_carried_out and not self._engine.stage_results_waiting):
             return False
+        results = self._engine.apply(protocol.TakeStageResults())
+        assert isinstance(results, list)
         for job in changes.jobs:  # copies: the front end never sees a password
             job.credentials = None
         self._seq = changes.seq
         jobs, removed = tuple(changes.jobs), tuple(changes.removed)
-        self.send(protocol.Snapshot(changes.seq, jobs, removed, stats, self._sample, self._carried_out))
+        self.send(protocol.Snapshot(changes.seq, jobs, removed, stats, self._sample, self._carried_out,
+                                    tuple(results)))
         self._sent_stats, self._sample, self._sent_carried_out = stats, None, self._carried_out
         return True
 

@@ -17,7 +17,8 @@ from engine.core import Engine
 log = logging.getLogger("parafetch")
 
 BATCH = 1000  # messages taken in one turn at most, so a flood of events never starves deadlines
-QUERIES = (protocol.AskChanges, protocol.AskJobs, protocol.AskJob, protocol.AskStats, protocol.AskHistory)
+QUERIES = (protocol.AskChanges, protocol.AskJobs, protocol.AskJob, protocol.AskStats, protocol.AskHistory,
+           protocol.TakeStageResults)
 
 
 class Reply(Protocol):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from engine.jobs import Job
 from engine.monitor import MonitorSample
 from engine.sources import UrlEntry
+from engine.stage import StageConfig, StageResult, StageStats
 
 # ---- what the engine's state looks like from outside -------------------------------------------------------
 
@@ -29,6 +30,7 @@ class SessionStats:
     held_back: str | None
     worker_pids: frozenset[int]
     broken: str | None = None  # why the engine stopped on its own (its store cannot be written, say)
+    stage: StageStats | None = None  # the pipeline's stage, when there is one
 
     @property
     def finished(self) -> int:
@@ -114,6 +116,19 @@ class SetMode:
 
 
 @dataclass(frozen=True)
+class SetStage:
+    """Put every file downloaded from now on through a stage (SHA-256 check and thumbnail in a pool of
+    processes: the pipeline), or through none; a stage switched off first processes what it holds."""
+
+    config: StageConfig | None
+
+
+@dataclass(frozen=True)
+class TakeStageResults:
+    """The stage results that came in since the last time they were taken (for the one front end)."""
+
+
+@dataclass(frozen=True)
 class SetWorkers:
     workers: int
 
@@ -161,7 +176,8 @@ class Shutdown:
 
 Command = (
     Add | Start | Pause | Resume | Cancel | RetryFailed | MarkResolved | Remove | ClearFinished | SetPriority
-    | SetMode | SetWorkers | AskHistory | AskChanges | AskJobs | AskJob | AskStats | Shutdown
+    | SetMode | SetWorkers | SetStage | TakeStageResults | AskHistory | AskChanges | AskJobs | AskJob
+    | AskStats | Shutdown
 )
 
 # ---- what the engine tells its front ends ----------------------------------------------------------------
@@ -179,6 +195,7 @@ class Snapshot:
     stats: SessionStats
     sample: MonitorSample | None = None
     carried_out: int = 0
+    stage_results: tuple[StageResult, ...] = ()  # files the stage has processed since the last snapshot
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from engine.jobs import Job
 from engine.loop import QUERIES, EngineLoop, Request
 from engine.protocol import Changes, SessionStats
 from engine.sources import UrlEntry
+from engine.stage import StageConfig, StageResult
 from engine.store import JobStore
 
 
@@ -52,10 +53,13 @@ class Session:
         retry: RetryPolicy | None = None,
         store: JobStore | None = None,
         restore: bool = False,
+        stage: StageConfig | None = None,
     ) -> None:
-        """With a store, every job is kept there; `restore` brings back the whole stored queue."""
+        """With a store, every job is kept there; `restore` brings back the whole stored queue. With a
+        `stage`, each downloaded file goes through it (the pipeline), and `wait` waits for that too."""
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._engine = Engine(inbox, mode, workers, retry, store, restore)
+        self._engine = Engine(inbox, mode, workers, retry, store, restore, stage=stage)
+        self._stage_results: list[StageResult] = []
         self._loop = EngineLoop(self._engine, inbox, self._turned)
         self._idle = threading.Condition()
         self._settled = self._engine.settled()
@@ -128,6 +132,10 @@ class Session:
         """Switch mode; takes effect at once when nothing runs, otherwise raises ValueError."""
         self._call(protocol.SetMode(mode, workers))
 
+    def set_stage(self, stage: StageConfig | None) -> None:
+        """Put files downloaded from now on through a stage, or through none (see protocol.SetStage)."""
+        self._call(protocol.SetStage(stage))
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every worker and end the session; running jobs go back to the queue, to resume next time."""
         self._call(protocol.Shutdown(timeout))
@@ -175,6 +183,11 @@ class Session:
     def stats(self) -> SessionStats:
         """Counts and totals; costs the running jobs, not all of them."""
         return cast(SessionStats, self._call(protocol.AskStats()))
+
+    def stage_results(self) -> list[StageResult]:
+        """What the stage found for each file it has processed so far, in the order it finished them."""
+        self._stage_results += cast(list[StageResult], self._call(protocol.TakeStageResults()) or [])
+        return list(self._stage_results)
 
     def error_history(self, job_id: int) -> list[tuple[float, int, str]]:
         """Every failed attempt of a job, oldest first: (wall-clock time, attempt, message)."""

@@ -50,6 +50,7 @@ class SessionBridge(QObject):
     stats_changed = Signal(object)  # SessionStats
     sample_ready = Signal(object)  # MonitorSample
     jobs_finished = Signal(list)  # list[Job] that finished since the last snapshot
+    stage_results = Signal(list)  # list[StageResult]: files the pipeline's stage processed since the last
     engine_died = Signal(str)  # the engine ended without being asked: why, in words
     shutdown_finished = Signal()
 
@@ -108,6 +109,8 @@ class SessionBridge(QObject):
         finished = self.model.apply(Changes(list(snapshot.jobs), list(snapshot.removed)))
         stats = self.stats = snapshot.stats
         self.clock.update(self.is_active, stats.paused > 0)
+        if snapshot.stage_results:
+            self.stage_results.emit(list(snapshot.stage_results))
         if snapshot.sample is not None:
             self._sample = snapshot.sample
             for listener in self.sample_listeners:

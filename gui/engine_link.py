@@ -3,6 +3,7 @@ sends on the UI thread, only when there is something to read."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Iterable
 from typing import Any
@@ -14,6 +15,7 @@ from engine.events import RetryPolicy
 from engine.host import HostConfig, host_main
 from engine.protocol import SessionStats
 from engine.sources import UrlEntry
+from engine.stage import StageConfig
 from gui.pipe_reader import KILL_AFTER, PipeReader, join_or_kill
 
 
@@ -34,7 +36,6 @@ class EngineLink(QObject):
         self.process: Any = None
         self._pipe: PipeReader | None = None
         self._stopping = False
-        self._mode = config.mode
         self.stats: SessionStats | None = None  # as the last snapshot said
         self.ended = False
         self.sent = 0  # commands sent to this host (a snapshot's `carried_out` counts the same ones)
@@ -85,7 +86,7 @@ class EngineLink(QObject):
     @property
     def mode(self) -> str:
         """The engine's mode, as its last snapshot said (or as asked, before the first)."""
-        return self.stats.mode if self.stats is not None else self._mode
+        return self.stats.mode if self.stats is not None else self.config.mode
 
     @property
     def retry(self) -> RetryPolicy:
@@ -122,6 +123,7 @@ class EngineLink(QObject):
         self.send(protocol.SetPriority(job_id, priority))
 
     def set_workers(self, workers: int) -> None:
+        self.config = dataclasses.replace(self.config, workers=workers)  # a restarted host starts so
         self.send(protocol.SetWorkers(workers))
 
     def set_mode(self, mode: str, workers: int | None = None) -> None:
@@ -129,8 +131,13 @@ class EngineLink(QObject):
         refuses too, should one start meanwhile)."""
         if self.stats is not None and self.stats.running:
             raise ValueError("the mode cannot change while downloads run")
-        self._mode = mode
+        self.config = dataclasses.replace(self.config, mode=mode, workers=workers or self.config.workers)
         self.send(protocol.SetMode(mode, workers))
+
+    def set_stage(self, stage: StageConfig | None) -> None:
+        """Put the files downloaded from now on through a stage (the pipeline), or through none."""
+        self.config = dataclasses.replace(self.config, stage=stage)
+        self.send(protocol.SetStage(stage))
 
     def ask_history(self, job_id: int) -> None:
         """Ask for a job's failed attempts; they come back as `history`."""
@@ -193,4 +200,5 @@ def _merge(older: protocol.Snapshot, newer: protocol.Snapshot) -> protocol.Snaps
     jobs.update((job.id, job) for job in newer.jobs)
     removed = tuple(i for i in older.removed if i not in jobs) + newer.removed
     sample = newer.sample or older.sample
-    return protocol.Snapshot(newer.seq, tuple(jobs.values()), removed, newer.stats, sample, newer.carried_out)
+    return protocol.Snapshot(newer.seq, tuple(jobs.values()), removed, newer.stats, sample, newer.carried_out,
+                             older.stage_results + newer.stage_results)

@@ -23,6 +23,7 @@ from engine.modes import MODES
 from engine.pipeline import PIPELINE
 from engine.protocol import SessionStats
 from engine.sources import ParsedInput, parse_text
+from engine.stage import StageConfig
 from engine.terminal import format_duration
 from engine.transfer import human_bytes
 from gui.actions import build_menus, build_toolbar, create_actions
@@ -74,7 +75,7 @@ class MainWindow(QMainWindow):
         pool = self._pool_size(mode, workers)
         self.engine = EngineLink(HostConfig(mode, pool, RetryPolicy(),
                                             os.fspath(data_dir) if data_dir is not None else None,
-                                            os.getpid()), self)
+                                            os.getpid(), StageConfig() if picked == PIPELINE else None), self)
         self.model = JobsTableModel(self, max_attempts=self.engine.retry.attempts)
         self.bridge = SessionBridge(self.engine, self.model, self)
         self.thumbnails = ThumbnailCache(self)
@@ -102,9 +103,8 @@ class MainWindow(QMainWindow):
         self.failed = FailedView(self.model, self.bridge, self.hub)
         self._lay_out()
         self._connect()
-        self.pipeline = WindowPipeline(self.bridge, self.hub, self)
+        self.pipeline = WindowPipeline(self.bridge, self.hub, self.thumbnails, self)
         self.input.pipeline_changed.connect(self.pipeline.set_enabled)
-        self.pipeline.set_enabled(self.input.mode() == PIPELINE)
         self.suggester = ProbeSuggester(self.model, self.input, self.bridge, self)
         self.compare = CompareLauncher(self, self.model, self.input, self.bridge, self.pipeline)
         self.state.restore(self)
@@ -326,8 +326,9 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def _jobs_finished(self, jobs: list[Job]) -> None:
         failed = [j for j in jobs if j.state is JobState.FAILED]
-        for job in jobs:
-            self.thumbnails.request(job)  # only finished images are loaded
+        if not self.pipeline.enabled:  # the pipeline's stage makes the thumbnails of what it downloads
+            for job in jobs:
+                self.thumbnails.request(job)  # only finished images are loaded
         if not failed:
             return
         if self.bridge.started:  # not the failures of an earlier run, restored from the store

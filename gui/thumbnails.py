@@ -1,22 +1,23 @@
-"""Thumbnails of finished image downloads, scaled on a worker thread and cached for the table and preview."""
+"""Thumbnails of finished image downloads for the table and the preview: the pipeline stage's when it made
+one, else made on a worker thread by the same thumbnailer (engine/thumbnails.py), and cached."""
 
 from __future__ import annotations
 
 import os.path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
-from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QIcon, QImage, QPixmap
 
 from engine.jobs import Job, JobState
+from engine.thumbnails import Thumbnail, image_suffixes, make_thumbnail
 
-PREVIEW_SIZE = 240  # longest side of a cached thumbnail
 ICON_SIZE = 22
 MAX_CACHED = 400
 
 
-def image_suffixes() -> frozenset[str]:
-    """File suffixes Qt can read as images here (png, jpg, gif, ... as the plugins allow)."""
-    return frozenset("." + bytes(fmt.data()).decode().lower() for fmt in QImageReader.supportedImageFormats())
+def to_image(thumbnail: Thumbnail | None) -> QImage:
+    """The thumbnail as a QImage (a null one for None)."""
+    return QImage.fromData(thumbnail.jpeg) if thumbnail is not None else QImage()
 
 
 class _Signals(QObject):
@@ -31,14 +32,7 @@ class _LoadThumbnail(QRunnable):
         self._job_id, self._path, self._signals = job_id, path, signals
 
     def run(self) -> None:
-        reader = QImageReader(self._path)
-        reader.setAutoTransform(True)
-        size = reader.size()
-        if size.isValid() and max(size.width(), size.height()) > PREVIEW_SIZE:
-            box = QSize(PREVIEW_SIZE, PREVIEW_SIZE)
-            reader.setScaledSize(size.scaled(box, Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        self._signals.loaded.emit(self._job_id, image)
+        self._signals.loaded.emit(self._job_id, to_image(make_thumbnail(self._path)))
 
 
 class ThumbnailCache(QObject):
@@ -68,6 +62,10 @@ class ThumbnailCache(QObject):
             return
         self._pending.add(job.id)
         self._pool.start(_LoadThumbnail(job.id, str(job.path), self._signals))
+
+    def offer(self, job_id: int, thumbnail: Thumbnail) -> None:
+        """A thumbnail made elsewhere (by the pipeline's stage): cached as if loaded here."""
+        self._loaded(job_id, to_image(thumbnail))
 
     def image(self, job_id: int) -> QImage | None:
         return self._images.get(job_id)

@@ -161,3 +161,21 @@ def test_ctrl_c_stops_everything_leaves_no_process_and_a_rerun_resumes(
             ranges = [r.header("Range") for r in http_server.requests_for(f"/k{i}.bin")]
             assert ranges[-1] == f"bytes={kept[f'k{i}.bin.part']}-"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"k{i}.bin" for i in range(4)]
+
+
+def test_the_pipeline_checks_every_file_and_reports_what_it_found(
+    http_server: TestServer, tmp_path: Path
+) -> None:
+    data = {f"/k{i}.bin": payload(f"k{i}", 20_000 + i) for i in range(3)}
+    urls = [http_server.add(p, d) for p, d in data.items()]
+    result = get(*urls, "-d", str(tmp_path), "-m", "pipeline", "-w", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["mode"] == "pipeline" and report["peak_processes"] >= 2  # the stage's processes
+    checked = {Path(c["path"]).name: c for c in report["checked"]}
+    assert sorted(checked) == ["k0.bin", "k1.bin", "k2.bin"]
+    for path, body in data.items():
+        found = checked[path.lstrip("/")]
+        assert found["verified"] and not found["error"]
+        assert found["sha256"] == hashlib.sha256(body).hexdigest()
+    assert "pipeline: 3 of 3 files verified (SHA-256), 0 thumbnails" in result.stderr

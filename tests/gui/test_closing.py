@@ -49,7 +49,7 @@ def test_quitting_without_closing_the_window_stops_everything(  # type: ignore[n
                                 for j in window.model.jobs()), timeout=20_000)
     assert psutil.Process().children(recursive=True)
     window.shut_down_now(2.0)  # what gui.app.main does when the app quits without a closeEvent
-    assert window.is_shut_down and window.engine.ended and not window.pipeline.enabled
+    assert window.is_shut_down and window.engine.ended
     assert window.engine.process.exitcode == 0  # it saved the queue and ended by itself
     with JobStore(tmp_path / "data") as reopened:  # running jobs went back to the queue
         assert {j.state for j in reopened.load()} <= {JobState.QUEUED, JobState.DONE}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import io
 import os
 from pathlib import Path
 
 import psutil
 import pytest
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
@@ -164,12 +166,15 @@ def test_the_pipeline_mode_downloads_in_threads_and_checks_every_file_in_process
     for name, result in results.items():
         assert result.verified and result.error is None, result
         assert result.sha256 == hashlib.sha256((downloads / name).read_bytes()).hexdigest()
-    stage = window.pipeline.stage
-    assert stage is not None and stage.pids() and stage.pids().isdisjoint({psutil.Process().pid})
+    stage = window.bridge.stats.stage  # the engine host's stage: its processes are the host's children
+    engine_children = {p.pid for p in psutil.Process(window.engine.pid).children(recursive=True)}
+    assert stage is not None and stage.pids and stage.pids <= engine_children
+    assert window.thumbnails.image(window.model.jobs()[0].id) is None  # no images in this list
     qtbot.waitUntil(lambda: any(m.text.startswith("Pipeline: 6 of 6 files verified (SHA-256)")
                                 for m in window.messages.messages()))
     window.input.set_mode("thread-pool")
     assert not window.pipeline.enabled
+    qtbot.waitUntil(lambda: window.bridge.stats.stage is None, timeout=5_000)
 
 
 def test_compare_waits_until_the_windows_worker_processes_are_gone(  # type: ignore[no-untyped-def]
@@ -185,3 +190,21 @@ def test_compare_waits_until_the_windows_worker_processes_are_gone(  # type: ign
     assert not dialog.run()
     assert "worker processes" in dialog.progress.text()
     assert all(psutil.pid_exists(pid) for pid in workers)  # nothing of the window's was stopped
+
+
+def test_the_pipelines_thumbnails_are_the_ones_the_window_shows(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer,
+) -> None:
+    photo = io.BytesIO()
+    Image.new("RGB", (480, 240), (10, 120, 200)).save(photo, "JPEG")
+    window = make_window(PIPELINE)
+    window.add_text(http_server.add("/sky.jpg", photo.getvalue()))
+    window.start()
+    qtbot.waitUntil(lambda: len(window.pipeline.results) == 1, timeout=30_000)
+    (result,) = window.pipeline.results
+    assert result.verified and result.thumbnail is not None
+    assert (result.thumbnail.width, result.thumbnail.height) == (240, 120)
+    image = window.thumbnails.image(result.job_id)  # offered by the stage: the window decoded nothing itself
+    assert image is not None and (image.width(), image.height()) == (240, 120)
+    colour = image.pixelColor(120, 60)
+    assert abs(colour.red() - 10) < 8 and abs(colour.green() - 120) < 8 and abs(colour.blue() - 200) < 8
