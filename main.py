@@ -27,12 +27,11 @@ from engine.interrupts import handle_sigterm, interrupted_status  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     from engine.cli import add_data_dir_argument, add_get_arguments, positive_int
     from engine.compare_cli import add_compare_arguments
-    from engine.modes import MODES
-    from engine.pipeline import PIPELINE
+    from engine.pipeline import CHOICES
 
     parser = argparse.ArgumentParser(prog="parafetch",
                                      description="A download manager with five concurrency modes.")
-    parser.add_argument("--mode", choices=[*MODES, PIPELINE],
+    parser.add_argument("--mode", choices=CHOICES,
                         help="the window's mode (default: the last one used)")
     parser.add_argument("--workers", type=positive_int, metavar="N", help="the window's pool size")
     add_data_dir_argument(parser)

@@ -15,12 +15,11 @@ from engine.credentials import redact
 from engine.events import RetryPolicy
 from engine.interrupts import interrupted_status, no_more_interrupts
 from engine.jobs import Job, JobState
-from engine.modes import MODES
 from engine.monitor import SystemMonitor
-from engine.pipeline import DOWNLOAD_MODE, PIPELINE
+from engine.pipeline import CHOICES, PIPELINE, download_mode, stage_for
 from engine.session import Session
 from engine.sources import ParsedInput, Rejected, read_sources
-from engine.stage import StageConfig, StageResult
+from engine.stage import StageResult
 from engine.store import DATA_DIR_ENV, JobStore, StoreBusy, StoreError, default_data_dir
 from engine.terminal import LiveProgress, format_duration
 from engine.transfer import human_bytes
@@ -63,7 +62,7 @@ def add_get_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-d", "--dest", default=".", metavar="DIR", help="destination folder (default: .)")
     parser.add_argument(
-        "-m", "--mode", default="thread-pool", choices=[*MODES, PIPELINE],
+        "-m", "--mode", default="thread-pool", choices=CHOICES,
         help=f"how to run the list ({PIPELINE}: a thread pool, then SHA-256 checks and thumbnails in "
         "processes)",
     )
@@ -199,9 +198,8 @@ def run_get(args: argparse.Namespace) -> int:
     store = open_store(args.data_dir)
     try:
         retry = RetryPolicy(args.attempts, args.retry_base, args.retry_cap)
-        pipeline = args.mode == PIPELINE
-        session = Session(DOWNLOAD_MODE if pipeline else args.mode, args.workers, retry, store=store,
-                          stage=StageConfig() if pipeline else None)
+        stage = stage_for(args.mode)
+        session = Session(download_mode(args.mode), args.workers, retry, store=store, stage=stage)
     except (sqlite3.Error, OSError) as exc:
         store.close()
         print(f"parafetch: cannot use the job queue in {store.data_dir}: {exc}", file=sys.stderr)
@@ -239,7 +237,7 @@ def run_get(args: argparse.Namespace) -> int:
     jobs = session.jobs()
     _summary(jobs, parsed, elapsed, peaks, args.mode)
     checked = session.stage_results()
-    if pipeline:
+    if stage is not None:
         _stage_summary(checked)
     if session.broken:
         print(f"parafetch: stopped: {session.broken}", file=sys.stderr)
@@ -254,7 +252,7 @@ def run_get(args: argparse.Namespace) -> int:
                     "peak_threads": peaks.threads,
                     "peak_processes": peaks.processes,
                     "jobs": records,
-                    **({"checked": [stage_record(r) for r in checked]} if pipeline else {}),
+                    **({"checked": [stage_record(r) for r in checked]} if stage is not None else {}),
                 }
             )
         )

@@ -18,11 +18,10 @@ from engine.events import RetryPolicy
 from engine.jobs import JobState
 from engine.modes import MODES
 from engine.monitor import MonitorSample, SystemMonitor
-from engine.pipeline import DOWNLOAD_MODE, PIPELINE, PIPELINE_LABEL
+from engine.pipeline import CHOICES, choice_label, download_mode, stage_for
 from engine.recommend import median_latency, probe_urls
 from engine.session import Session
 from engine.sources import UrlEntry
-from engine.stage import StageConfig
 from engine.workers import stop_process_helpers
 
 SAMPLE_EVERY = 0.15  # seconds between monitor samples during a run
@@ -33,7 +32,7 @@ COLUMNS = (
     "mode", "workers", "elapsed_s", "files_per_s", "mb_per_s", "peak_threads", "mean_threads",
     "peak_processes", "peak_rss_mb", "cpu_s", "failed",
 )  # fmt: skip
-ALL_MODES = (*MODES, PIPELINE)
+ALL_MODES = CHOICES
 _EMPTY = MonitorSample(0.0, 0, 0, 0.0, 0, ())
 
 
@@ -63,7 +62,7 @@ class ModeRun:
 
     @property
     def label(self) -> str:
-        return PIPELINE_LABEL if self.mode == PIPELINE else MODES[self.mode].label
+        return choice_label(self.mode)
 
     def record(self) -> dict[str, Any]:
         """The row as `--json` and CSV show it: exactly COLUMNS, rounded."""
@@ -146,9 +145,8 @@ class _Sampler:
 
 
 def _open(mode: str, workers: int | None, retry: RetryPolicy, cpu_rounds: int) -> Session:
-    if mode == PIPELINE:
-        return Session(DOWNLOAD_MODE, workers, retry, stage=StageConfig(cpu_rounds=cpu_rounds))
-    return Session(mode, None if mode == "sequential" else workers, retry)
+    pool = None if mode == "sequential" else workers
+    return Session(download_mode(mode), pool, retry, stage=stage_for(mode, cpu_rounds))
 
 
 def run_once(

@@ -29,7 +29,7 @@ from engine.compare_cli import write_csv
 from engine.jobs import Job
 from engine.modes import MODES
 from engine.monitor import MonitorSample
-from engine.pipeline import PIPELINE
+from engine.pipeline import CHOICES, PIPELINE
 from engine.recommend import recommend
 from engine.sources import UrlEntry, parse_text
 from gui.bridge import SessionBridge
@@ -87,7 +87,7 @@ class CompareDialog(QDialog):
         self.mode_checks: dict[str, QCheckBox] = {}
         modes_row = QHBoxLayout()
         modes_row.addWidget(QLabel("Modes:"))
-        for mode in [*MODES, PIPELINE]:
+        for mode in CHOICES:
             check = QCheckBox(mode_label(mode))
             check.setChecked(mode != PIPELINE)
             check.setObjectName(f"compare-mode-{mode}")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.modes import MODES, Runner
-from engine.pipeline import DOWNLOAD_MODE, PIPELINE, PIPELINE_DESCRIPTION, PIPELINE_LABEL
+from engine.pipeline import CHOICES, PIPELINE, choice_description, choice_label, download_mode
 
 MAX_WORKERS = 256
 NO_SUGGESTION = "Add URLs and Parafetch probes a few of them to suggest a mode."
@@ -35,22 +35,17 @@ def default_folder() -> str:
     return folder or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation)
 
 
-def download_mode(mode: str) -> str:
-    """The mode the downloads run in: the pipeline downloads in a thread pool."""
-    return DOWNLOAD_MODE if mode == PIPELINE else mode
-
-
 def _runner(mode: str) -> type[Runner]:
     return MODES[download_mode(mode)]
 
 
 def mode_label(mode: str) -> str:
-    return PIPELINE_LABEL[:1].upper() + PIPELINE_LABEL[1:] if mode == PIPELINE else MODES[mode].label
+    label = choice_label(mode)
+    return label[:1].upper() + label[1:]
 
 
 def mode_tooltip(mode: str) -> str:
-    description = PIPELINE_DESCRIPTION if mode == PIPELINE else MODES[mode].description
-    return f"<b>{mode_label(mode)}</b><br>{description}"
+    return f"<b>{mode_label(mode)}</b><br>{choice_description(mode)}"
 
 
 class InputPanel(QWidget):
@@ -96,7 +91,7 @@ class InputPanel(QWidget):
 
         self.mode_box = QComboBox()
         self.mode_box.setObjectName("mode")
-        for index, name in enumerate([*MODES, PIPELINE]):
+        for index, name in enumerate(CHOICES):
             self.mode_box.addItem(mode_label(name), name)
             self.mode_box.setItemData(index, mode_tooltip(name), Qt.ItemDataRole.ToolTipRole)
         self.mode_box.currentIndexChanged.connect(self._mode_picked)

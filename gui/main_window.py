@@ -20,10 +20,9 @@ from engine.events import RetryPolicy
 from engine.host import HostConfig
 from engine.jobs import Job, JobState
 from engine.modes import MODES
-from engine.pipeline import PIPELINE
+from engine.pipeline import CHOICES, download_mode, stage_for
 from engine.protocol import SessionStats
 from engine.sources import ParsedInput, parse_text
-from engine.stage import StageConfig
 from engine.terminal import format_duration
 from engine.transfer import human_bytes
 from gui.actions import build_menus, build_toolbar, create_actions
@@ -32,7 +31,7 @@ from gui.compare_view import CompareLauncher
 from gui.downloads_view import DownloadsView
 from gui.engine_link import EngineLink
 from gui.failed_view import FailedView, install_failed_tab
-from gui.input_panel import InputPanel, download_mode
+from gui.input_panel import InputPanel
 from gui.jobs_model import JobsTableModel, display_name
 from gui.messages import INFO, WARNING, Message, MessageHub, MessagesPanel
 from gui.monitor_panel import MonitorPanel
@@ -70,12 +69,12 @@ class MainWindow(QMainWindow):
         self.is_shut_down = False
         self.hub = hub or MessageHub(self)
         self.state = WindowState(settings or QSettings())
-        picked = mode if mode in MODES or mode == PIPELINE else self.state.mode()  # a mode, or the pipeline
+        picked = mode if mode in CHOICES else self.state.mode()  # a mode, or the pipeline
         mode = download_mode(picked)
         pool = self._pool_size(mode, workers)
         self.engine = EngineLink(HostConfig(mode, pool, RetryPolicy(),
                                             os.fspath(data_dir) if data_dir is not None else None,
-                                            os.getpid(), StageConfig() if picked == PIPELINE else None), self)
+                                            os.getpid(), stage_for(picked)), self)
         self.model = JobsTableModel(self, max_attempts=self.engine.retry.attempts)
         self.bridge = SessionBridge(self.engine, self.model, self)
         self.thumbnails = ThumbnailCache(self)

@@ -6,7 +6,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from engine.modes import MODES
-from engine.pipeline import PIPELINE
+from engine.pipeline import CHOICES
 
 DEFAULT_MODE = "thread-pool"
 
@@ -19,7 +19,7 @@ class WindowState:
 
     def mode(self) -> str:
         mode = str(self.settings.value("run/mode", DEFAULT_MODE))
-        return mode if mode in MODES or mode == PIPELINE else DEFAULT_MODE
+        return mode if mode in CHOICES else DEFAULT_MODE
 
     def set_mode(self, mode: str) -> None:
         self.settings.setValue("run/mode", mode)

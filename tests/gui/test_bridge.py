@@ -12,6 +12,7 @@ import pytest
 
 from engine import protocol
 from engine.jobs import Job, JobState
+from engine.pipeline import PIPELINE
 from gui.bridge import RunClock, no_stats
 from gui.engine_link import _merge
 from gui.main_window import MainWindow
@@ -72,6 +73,27 @@ def test_a_killed_engine_is_said_and_a_restart_resumes_every_unfinished_file(  #
         assert Path(job.path or "").read_bytes() == files[job.url]
     assert sorted(p.name for p in downloads.iterdir()) == sorted(f"file-{i}.bin" for i in range(6))
     assert window.engine.pid != engine
+
+
+def test_a_restarted_engine_runs_in_the_mode_and_with_the_stage_last_picked(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow,
+) -> None:
+    window = make_window("thread-pool", workers=2)
+    window.input.set_mode(PIPELINE)
+    window.input.set_mode("process-pool")
+    window.input.set_mode(PIPELINE)  # a pipeline: thread pool and stage
+    window.input.workers_box.setValue(3)
+    qtbot.waitUntil(lambda: window.bridge.stats.stage is not None and window.bridge.stats.workers == 3,
+                    timeout=5_000)
+    engine = window.engine.pid
+    assert engine is not None
+    os.kill(engine, signal.SIGKILL)
+    qtbot.waitUntil(lambda: window.commands.restart_engine.isEnabled(), timeout=2_000)
+    shown = window.bridge.ticks
+    window.commands.restart_engine.trigger()
+    qtbot.waitUntil(lambda: window.bridge.ticks > shown, timeout=10_000)  # the new engine's first snapshot
+    stats = window.bridge.stats
+    assert (stats.mode, stats.workers, stats.stage is not None) == ("thread-pool", 3, True)
 
 
 def _job(job_id: int, state: JobState = JobState.QUEUED) -> Job:

@@ -17,10 +17,9 @@ from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
 
 from engine.jobs import JobState
 from engine.modes import MODES
-from engine.pipeline import PIPELINE
+from engine.pipeline import PIPELINE, download_mode
 from engine.workers import stop_process_helpers
 from gui.app import app_icon, create_app
-from gui.input_panel import download_mode
 from gui.main_window import MainWindow
 
 if TYPE_CHECKING:
