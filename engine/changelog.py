@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-from engine.jobs import Job
+from engine.jobs import Job, JobView
 from engine.protocol import Changes
 
 KEEP_REMOVED = 10_000  # removals remembered; a reader further behind gets a complete listing instead
-
-
-def copy_job(job: Job) -> Job:
-    """A shallow copy of a job, several times quicker than `dataclasses.replace`."""
-    twin: Job = object.__new__(Job)
-    twin.__dict__.update(job.__dict__)
-    return twin
 
 
 class ChangeLog:
@@ -44,7 +37,7 @@ class ChangeLog:
         the jobs (unless the reader is so far behind that it needs them all)."""
         if seq < self._floor:
             every = sorted(jobs.values(), key=lambda j: j.id)
-            return Changes([copy_job(j) for j in every], [], self.seq, complete=True)
+            return Changes([JobView.of(j) for j in every], [], self.seq, complete=True)
         ids = []
         for job_id, at in reversed(self._changed.items()):
             if at <= seq:
@@ -57,4 +50,4 @@ class ChangeLog:
             removed.append(job_id)
         ids.sort()
         removed.reverse()
-        return Changes([copy_job(jobs[i]) for i in ids], removed, self.seq)
+        return Changes([JobView.of(jobs[i]) for i in ids], removed, self.seq)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from engine import protocol
-from engine.changelog import ChangeLog, copy_job
+from engine.changelog import ChangeLog
 from engine.events import (
     HelpersReady,
     JobFinished,
@@ -29,7 +29,7 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
-from engine.jobs import Job, JobState, Outcome, StopAction
+from engine.jobs import Job, JobState, JobView, Outcome, StopAction
 from engine.modes import MODES, Runner
 from engine.partfile import discard
 from engine.protocol import SessionStats
@@ -169,10 +169,10 @@ class Engine:
             case protocol.AskChanges(since):
                 return self.changes.since(since, self._jobs)
             case protocol.AskJobs():
-                return [copy_job(job) for job in self._jobs.values()]
+                return [JobView.of(job) for job in self._jobs.values()]
             case protocol.AskJob(job_id):
                 found = self._jobs.get(job_id)
-                return copy_job(found) if found else None
+                return JobView.of(found) if found else None
             case protocol.AskStats():
                 return self.stats()
             case protocol.Shutdown():

@@ -17,6 +17,7 @@ from typing import Any
 from engine import protocol
 from engine.core import Engine
 from engine.events import RetryPolicy
+from engine.jobs import JobView
 from engine.loop import EngineLoop, Request
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.protocol import SessionStats
@@ -172,10 +173,9 @@ class EngineHost:
             return False
         results = self._engine.apply(protocol.TakeStageResults())
         assert isinstance(results, list)
-        for job in changes.jobs:  # copies: the front end never sees a password
-            job.credentials = None
         self._seq = changes.seq
-        jobs, removed = tuple(changes.jobs), tuple(changes.removed)
+        jobs = tuple(JobView.of(job, keep_credentials=False) for job in changes.jobs)  # no password leaves
+        removed = tuple(changes.removed)
         self.send(protocol.Snapshot(changes.seq, jobs, removed, stats, self._sample, self._carried_out,
                                     tuple(results)))
         self._sent_stats, self._sample, self._sent_carried_out = stats, None, self._carried_out

@@ -118,3 +118,21 @@ class Job:
         if self.worker_pid is None:
             return ""
         return f"{self.worker_pid} / {self.worker_thread or '?'}"
+
+
+class JobView(Job):
+    """A job as it was when a front end asked: a copy that cannot be changed (the engine's own record
+    changes only on the engine loop's thread)."""
+
+    @classmethod
+    def of(cls, job: Job, keep_credentials: bool = True) -> JobView:
+        """A view of `job` (without its login when it leaves the process); several times quicker than
+        `dataclasses.replace`."""
+        view: JobView = object.__new__(cls)
+        view.__dict__.update(job.__dict__)
+        if not keep_credentials:
+            view.__dict__["credentials"] = None
+        return view
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a view of job {self.id} cannot be changed (tried to set {name})")
