@@ -18,6 +18,7 @@ from engine.host import EXIT_FOLDER_IN_USE
 from engine.ownership import FolderInUse, FolderLock
 from engine.store import default_data_dir
 from engine.workers import stop_process_helpers
+from gui.front_door import FrontDoor, knock
 from gui.messages import MessageHub
 
 log = logging.getLogger("parafetch")
@@ -107,6 +108,9 @@ def main(mode: str | None = None, workers: int | None = None, data_dir: str | No
     try:
         check_data_folder(folder)
     except FolderInUse as busy:
+        if knock(folder):  # a window owns the folder: it comes forward, and this one is not needed
+            print(f"parafetch: the window already open on {folder} was brought to the front", file=sys.stderr)
+            return 0
         print(f"parafetch: {busy}", file=sys.stderr)
         QMessageBox.critical(None, "Parafetch is already running", f"Parafetch cannot open: {busy}.")
         return EXIT_FOLDER_IN_USE
@@ -114,6 +118,9 @@ def main(mode: str | None = None, workers: int | None = None, data_dir: str | No
     window = MainWindow(QSettings(), hub, mode, workers, folder)
     window.setWindowIcon(app_icon())
     window.show()
+    door = FrontDoor(folder, window.bring_to_front, window)
+    if not door.is_open:
+        log.warning("a second window on %s will not find this one", folder)
     try:
         status = app.exec()
     finally:

@@ -355,6 +355,15 @@ class MainWindow(QMainWindow):
     def _show_message(self, message: Message) -> None:
         self.status.say(message.text)
 
+    def bring_to_front(self) -> None:
+        """Another Parafetch was started on this data folder: show this window instead."""
+        if self.isMinimized():
+            self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.status.say("Parafetch is already open on this data folder: here it is")
+
     # ---- closing ------------------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:

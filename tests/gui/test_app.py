@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -12,13 +14,16 @@ from PySide6.QtGui import QColor, QImage
 
 import gui
 from engine.jobs import JobState
+from engine.ownership import FolderInUse, FolderLock
 from gui.app import ExceptionHooks, app_icon, create_app
+from gui.front_door import FrontDoor
 from gui.jobs_model import Column
 from gui.messages import MessageHub
 from tests.gui.conftest import MakeWindow, all_done, rows_shown
 from tests.support.http_server import TestServer, payload
 
 pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_uncaught_exceptions_are_shown_and_the_app_goes_on(qtbot, window) -> None:  # type: ignore[no-untyped-def]
@@ -147,3 +152,37 @@ def test_the_pipeline_choice_is_remembered(qtbot, make_window: MakeWindow, setti
     second = make_window(None, settings_=again, show=False, folder=False)
     assert second.input.mode() == PIPELINE and second.pipeline.enabled
     assert second.engine.mode == "thread-pool"
+
+
+def _folder_taken(folder: Path) -> bool:
+    if not folder.is_dir():  # the engine has yet to make it
+        return False
+    try:
+        FolderLock(folder).release()
+    except FolderInUse:
+        return True
+    return False
+
+
+def test_a_second_parafetch_on_the_same_folder_brings_the_first_window_forward(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    window = make_window(data_dir=data)
+    qtbot.waitUntil(lambda: _folder_taken(data), timeout=20_000)  # the window's engine owns the folder
+    door = FrontDoor(data, window.bring_to_front, window)
+    assert door.is_open
+    window.showMinimized()
+    qtbot.waitUntil(window.isMinimized)
+    second = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--data-dir", str(data)],
+                              env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        qtbot.waitUntil(lambda: second.poll() is not None and not window.isMinimized(), timeout=30_000)
+        _, errors = second.communicate(timeout=10)
+    finally:
+        second.kill()
+    assert second.returncode == 0
+    assert "brought to the front" in errors
+    assert window.isVisible() and "already open on this data folder" in window.status.currentMessage()
+    door.close()
