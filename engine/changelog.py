@@ -32,12 +32,12 @@ class ChangeLog:
         if len(self._removed) > KEEP_REMOVED:
             self._floor = self._removed.popleft()[0]
 
-    def since(self, seq: int, jobs: dict[int, Job]) -> Changes:
-        """Copies of the jobs changed after `seq` and the ids removed after it; costs the changes, not
-        the jobs (unless the reader is so far behind that it needs them all)."""
+    def since(self, seq: int, jobs: dict[int, Job], keep_credentials: bool = True) -> Changes:
+        """Views of the jobs changed after `seq` (logins left out unless kept) and the ids removed after
+        it; costs the changes, not the jobs (unless the reader is so far behind that it needs them all)."""
         if seq < self._floor:
             every = sorted(jobs.values(), key=lambda j: j.id)
-            return Changes([JobView.of(j) for j in every], [], self.seq, complete=True)
+            return Changes([JobView.of(j, keep_credentials) for j in every], [], self.seq, complete=True)
         ids = []
         for job_id, at in reversed(self._changed.items()):
             if at <= seq:
@@ -50,4 +50,4 @@ class ChangeLog:
             removed.append(job_id)
         ids.sort()
         removed.reverse()
-        return Changes([JobView.of(jobs[i]) for i in ids], removed, self.seq)
+        return Changes([JobView.of(jobs[i], keep_credentials) for i in ids], removed, self.seq)

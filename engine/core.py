@@ -37,7 +37,8 @@ from engine.rates import RateMeter
 from engine.reservations import Reservations
 from engine.saving import SaveBatch
 from engine.sources import UrlEntry
-from engine.stage import Stage, StageConfig, StageDone, StageResult
+from engine.stage import StageConfig, StageDone
+from engine.stages import Stages
 from engine.store import JobStore
 from engine.tallies import Tallies
 
@@ -104,12 +105,7 @@ class Engine:
         )
         self.broken: str | None = None
         self._ids: Iterator[int] = itertools.count(1)
-        self._stages: dict[int, Stage] = {}  # the current stage and those switched off, still finishing
-        self._stage_numbers = itertools.count(1)
-        self._stage: int | None = None  # the current stage's number
-        self._stage_results: list[StageResult] = []  # not yet taken by a front end
-        self._retired_stages: list[Stage] = []
-        self._set_stage(stage)
+        self._stages = Stages(inbox, stage)
         if store is not None:
             stored = store.reconcile()
             self._ids = iter(store.reserve_ids(ID_BLOCK))
@@ -141,7 +137,7 @@ class Engine:
             case protocol.Cancel(job_id):
                 self._each(job_id, self._cancel_one)
                 if job_id is None:
-                    self._cancel_stage()
+                    self._stages.cancel()
             case protocol.RetryFailed(job_id):
                 self._each(job_id, self._retry_one)
             case protocol.MarkResolved(job_id):
@@ -159,15 +155,16 @@ class Engine:
             case protocol.SetWorkers(workers):
                 self._runner.resize(workers)
             case protocol.SetStage(config):
-                self._set_stage(config)
+                self._stages.switch_to(config)
             case protocol.TakeStageResults():
-                taken, self._stage_results = self._stage_results, []
-                return taken
+                return self._stages.take_results()
             case protocol.AskHistory(job_id):
                 errors = self._store.errors(job_id) if self._store is not None else []
                 return protocol.History(job_id, tuple(errors))
+            case protocol.AskLogins():
+                return protocol.Logins({j.id: j.credentials for j in self._jobs.values() if j.credentials})
             case protocol.AskChanges(since):
-                return self.changes.since(since, self._jobs)
+                return self.changes_since(since)
             case protocol.AskJobs():
                 return [JobView.of(job) for job in self._jobs.values()]
             case protocol.AskJob(job_id):
@@ -244,33 +241,6 @@ class Engine:
             raise ValueError("the mode cannot change while downloads run")
         old, self._runner = self._runner, MODES[mode](self._inbox, workers, self._worker_ids)
         threading.Thread(target=old.shutdown, name="runner-shutdown", daemon=True).start()
-
-    def _set_stage(self, config: StageConfig | None) -> None:
-        """Put every file downloaded from now on through a new stage (None: through none). A stage
-        switched off processes the files it holds, then ends."""
-        if self._stage is not None:
-            old, self._stage = self._stage, None
-            self._retire_stage(old)
-        if config is not None:
-            number = next(self._stage_numbers)
-            inbox = self._inbox
-            self._stages[number] = Stage(lambda result: inbox.put(StageDone(number, result)), config)
-            self._stage = number
-
-    def _cancel_stage(self) -> None:
-        """Stop what the stage holds (a new one takes the files downloaded from now on)."""
-        if self._stage is not None:
-            current = self._stages[self._stage]
-            current.cancel()
-            self._set_stage(StageConfig(current.workers, current.cpu_rounds))
-
-    def _retire_stage(self, number: int) -> None:
-        """End a stage that is no longer the current one, once it holds nothing."""
-        stage = self._stages[number]
-        if not stage.busy:
-            del self._stages[number]
-            self._retired_stages.append(stage)  # `close` waits for the ones still ending
-            threading.Thread(target=stage.shutdown, name="stage-shutdown", daemon=True).start()
 
     def _each(self, job_id: int | None, action: Callable[[Job], None]) -> None:
         targets = (
@@ -368,24 +338,27 @@ class Engine:
             self._runner.held_back(waiting) if self._running else None,
             self.worker_pids(),
             self.broken,
-            self._stages[self._stage].stats() if self._stage is not None else None,
+            self._stages.current_stats(),
         )
+
+    def changes_since(self, seq: int, keep_credentials: bool = True) -> protocol.Changes:
+        """What changed after `seq`, for a reader; logins left out for one in another process."""
+        return self.changes.since(seq, self._jobs, keep_credentials)
 
     @property
     def stage_results_waiting(self) -> bool:
         """The stage has results that no front end has taken yet."""
-        return bool(self._stage_results)
+        return self._stages.results_waiting
 
     def worker_pids(self) -> frozenset[int]:
         """The download workers' processes, and the stages'."""
-        stage_pids = (pid for stage in self._stages.values() for pid in stage.stats().pids)
-        return frozenset(self._runner.worker_pids()).union(stage_pids)
+        return frozenset(self._runner.worker_pids()).union(self._stages.pids())
 
     def settled(self) -> bool:
         """Nothing queued or running (or nothing running and nothing asked to start)."""
         counts = self.tallies.per_state
         running = counts[JobState.RUNNING]
-        if any(stage.busy for stage in self._stages.values()):
+        if self._stages.busy:
             return False  # downloaded files are still being checked
         return (running == 0 and counts[JobState.QUEUED] == 0) or (
             not self._running and not self._runner.running_job_ids() and running == 0
@@ -432,10 +405,7 @@ class Engine:
     def close(self) -> None:
         """End every worker; a job whose worker never answered goes back to the queue, for next time."""
         self._runner.shutdown()
-        for stage in self._stages.values():
-            stage.cancel()
-        for stage in [*self._stages.values(), *self._retired_stages]:
-            stage.shutdown()
+        self._stages.close()
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
                 job.move_to(JobState.QUEUED)
@@ -502,8 +472,7 @@ class Engine:
         if self._closing_at is None:
             self._closing_at = self._clock()
         self._running = False
-        for stage in self._stages.values():
-            stage.cancel()
+        self._stages.cancel_all()
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
                 self._stopping[job.id] = JobState.QUEUED
@@ -631,15 +600,6 @@ class Engine:
         state = self._stopping.get(job.id, outcome.state) if stopped else outcome.state
         self._settle(job, state, event.error)
 
-    def _on_stage_done(self, event: StageDone) -> None:
-        stage = self._stages.get(event.stage)
-        if stage is None:
-            return
-        stage.done(event.result)
-        self._stage_results.append(event.result)
-        if event.stage != self._stage and not stage.busy:
-            self._retire_stage(event.stage)
-
     def _on_worker_exited(self, event: WorkerExited) -> None:
         job_id = self._runner.worker_exited(event.worker_id)
         job = self._jobs.get(job_id) if job_id is not None else None
@@ -659,8 +619,8 @@ class Engine:
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif state in (JobState.DONE, JobState.FAILED):
             job.error = error
-        if state is JobState.DONE and job.path and self._stage is not None:
-            self._stages[self._stage].put((job.id, job.path, job.sha256))
+        if state is JobState.DONE and job.path:
+            self._stages.put((job.id, job.path, job.sha256))
         if job.state.finished:
             job.finished_at = self._wall()
             self._names.release(job)
@@ -679,7 +639,7 @@ class Engine:
         Retrying: _on_retrying,
         JobFinished: _on_finished,
         WorkerExited: _on_worker_exited,
-        StageDone: _on_stage_done,
+        StageDone: lambda self, event: self._stages.done(event),
         WorkerStarted: lambda self, event: None,
         HelpersReady: lambda self, event: self._runner.bring_up(),
     }

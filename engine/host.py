@@ -17,7 +17,6 @@ from typing import Any
 from engine import protocol
 from engine.core import Engine
 from engine.events import RetryPolicy
-from engine.jobs import JobView
 from engine.loop import EngineLoop, Request
 from engine.monitor import MonitorSample, SystemMonitor
 from engine.protocol import SessionStats
@@ -91,7 +90,7 @@ class _UpThePipe:
         self._host = host
 
     def resolve(self, value: object) -> None:
-        if isinstance(value, protocol.History):
+        if isinstance(value, (protocol.History, protocol.Logins)):
             self._host.send(value)
 
     def fail(self, error: Exception) -> None:
@@ -165,8 +164,7 @@ class EngineHost:
 
     def _publish(self) -> bool:
         """Send what changed since the last snapshot; nothing (False) when nothing did."""
-        changes = self._engine.apply(protocol.AskChanges(self._seq))
-        assert isinstance(changes, protocol.Changes)
+        changes = self._engine.changes_since(self._seq, keep_credentials=False)  # no password leaves
         stats = self._engine.stats()
         if (not changes.jobs and not changes.removed and stats == self._sent_stats and self._sample is None
                 and self._carried_out == self._sent_carried_out and not self._engine.stage_results_waiting):
@@ -174,10 +172,8 @@ class EngineHost:
         results = self._engine.apply(protocol.TakeStageResults())
         assert isinstance(results, list)
         self._seq = changes.seq
-        jobs = tuple(JobView.of(job, keep_credentials=False) for job in changes.jobs)  # no password leaves
-        removed = tuple(changes.removed)
-        self.send(protocol.Snapshot(changes.seq, jobs, removed, stats, self._sample, self._carried_out,
-                                    tuple(results)))
+        self.send(protocol.Snapshot(changes.seq, tuple(changes.jobs), tuple(changes.removed), stats,
+                                    self._sample, self._carried_out, tuple(results)))
         self._sent_stats, self._sample, self._sent_carried_out = stats, None, self._carried_out
         return True
 

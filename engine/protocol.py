@@ -140,6 +140,12 @@ class AskHistory:
     job_id: int
 
 
+@dataclass(frozen=True)
+class AskLogins:
+    """Ask for the logins of the jobs that have one (snapshots leave them out); answered with Logins.
+    For a front end that hands the URLs on, as the window does to Compare."""
+
+
 # ---- questions an in-process front end asks (the window gets snapshots instead) ---------------------------
 
 
@@ -176,8 +182,8 @@ class Shutdown:
 
 Command = (
     Add | Start | Pause | Resume | Cancel | RetryFailed | MarkResolved | Remove | ClearFinished | SetPriority
-    | SetMode | SetWorkers | SetStage | TakeStageResults | AskHistory | AskChanges | AskJobs | AskJob
-    | AskStats | Shutdown
+    | SetMode | SetWorkers | SetStage | TakeStageResults | AskHistory | AskLogins | AskChanges | AskJobs
+    | AskJob | AskStats | Shutdown
 )
 
 # ---- what the engine tells its front ends ----------------------------------------------------------------
@@ -207,6 +213,13 @@ class History:
 
 
 @dataclass(frozen=True)
+class Logins:
+    """Each job's login ("user:password"), by job id, for the jobs that have one."""
+
+    logins: dict[int, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Refused:
     """A command the engine could not carry out, and why, in words for the person."""
 
@@ -229,4 +242,4 @@ class Stopped:
     exit_code: int = 0
 
 
-Notice = Snapshot | History | Refused | Note | Stopped
+Notice = Snapshot | History | Logins | Refused | Note | Stopped

@@ -120,8 +120,8 @@ class Stage:
     file. Every file put gets exactly one result (a cancelled one says so)."""
 
     def __init__(self, deliver: Callable[[StageResult], None], config: StageConfig = StageConfig()) -> None:
+        self.config = config
         self.workers = max(1, config.workers or os.cpu_count() or 2)
-        self.cpu_rounds = config.cpu_rounds
         self._deliver = deliver
         self._waiting: deque[StageItem] = deque()
         self._in_flight = 0
@@ -191,7 +191,7 @@ class Stage:
                     self._executor = ProcessPoolExecutor(
                         self.workers, process_context(), initializer=_init_stage, initargs=(self._stop_flag,)
                     )
-                future = self._executor.submit(process_file, *item, self.cpu_rounds)
+                future = self._executor.submit(process_file, *item, self.config.cpu_rounds)
             except RuntimeError as exc:  # a broken or shut-down pool: this file's failure
                 future = Future()
                 future.set_exception(exc)

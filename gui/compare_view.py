@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import protocol
 from engine.compare import ComparisonReport, ModeRun
 from engine.compare_cli import write_csv
 from engine.jobs import Job
@@ -308,6 +309,9 @@ class CompareLauncher(QObject):
         self.window, self.model, self.panel, self.bridge = window, model, panel, bridge
         self.pipeline = pipeline
         self.dialog: CompareDialog | None = None
+        self._logins: dict[int, str] = {}  # job id -> login: the engine's snapshots leave them out
+        bridge.engine.logins.connect(self._got_logins)
+        model.rowsInserted.connect(self._ask_logins)  # a job added while the view is open may have one
         self.action = QAction("Compare &modes…", window)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+M"))
         self.action.setStatusTip("Run the window's URLs in each mode and compare what each costs")
@@ -324,7 +328,7 @@ class CompareLauncher(QObject):
             first: dict[str, Job] = {}
             for job in jobs:
                 first.setdefault(job.url, job)
-            return [UrlEntry(url, job.sha256_expected, credentials=job.credentials)
+            return [UrlEntry(url, job.sha256_expected, credentials=self._logins.get(job.id))
                     for url, job in first.items()]
         return parse_text(self.panel.paste_box.toPlainText()).entries
 
@@ -339,7 +343,19 @@ class CompareLauncher(QObject):
         return None
 
     @Slot()
+    def _ask_logins(self) -> None:
+        if self.dialog is not None and self.dialog.isVisible():
+            self.bridge.engine.ask_logins()
+
+    @Slot(object)
+    def _got_logins(self, answer: protocol.Logins) -> None:
+        self._logins = answer.logins
+        if self.dialog is not None and not self.dialog.runner.running:
+            self.dialog.reload()
+
+    @Slot()
     def open(self) -> CompareDialog:
+        self.bridge.engine.ask_logins()  # the URLs with a login are compared with it
         if self.dialog is None:
             self.dialog = CompareDialog(self.entries, self.busy, self.window)
         else:

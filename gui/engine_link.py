@@ -25,6 +25,7 @@ class EngineLink(QObject):
 
     snapshot = Signal(object)  # protocol.Snapshot
     history = Signal(object)  # protocol.History
+    logins = Signal(object)  # protocol.Logins
     refused = Signal(str)
     note = Signal(str, str)  # level, message
     stopped = Signal(object)  # protocol.Stopped: the host ended as asked, or refused to start
@@ -143,6 +144,10 @@ class EngineLink(QObject):
         """Ask for a job's failed attempts; they come back as `history`."""
         self.send(protocol.AskHistory(job_id))
 
+    def ask_logins(self) -> None:
+        """Ask for the jobs' logins (snapshots leave them out); they come back as `logins`."""
+        self.send(protocol.AskLogins())
+
     # ---- reading -------------------------------------------------------------------------------------------
 
     def _received(self, messages: list[object]) -> None:
@@ -161,6 +166,8 @@ class EngineLink(QObject):
     def _dispatch(self, message: object) -> None:
         if isinstance(message, protocol.History):
             self.history.emit(message)
+        elif isinstance(message, protocol.Logins):
+            self.logins.emit(message)
         elif isinstance(message, protocol.Refused):
             self.refused.emit(message.message)
         elif isinstance(message, protocol.Note):

@@ -125,13 +125,17 @@ def test_cancel_stops_a_busy_stage_at_once_and_leaves_no_process(
     session = Session(DOWNLOAD_MODE, 4, stage=StageConfig(2, cpu_rounds=20_000_000))
     session.add(parse_text("\n".join(urls)).entries, str(tmp_path))
     session.start()
-    wait_until(lambda: stage_of(session.stats()).max_in_flight >= 2, what="files handed to the stage")
+    wait_until(lambda: session.stats().done == 4 and stage_of(session.stats()).max_in_flight >= 2,
+               what="every file downloaded and two in the stage")  # a download cancelled never reaches it
     session.cancel()
     assert session.wait(10)
     results = session.stage_results()
-    pids = stage_of(session.stats()).pids
+    pids = {r.pid for r in results if r.pid}  # the processes that were stopped mid-file
+    after = stage_of(session.stats())  # a fresh stage, with the settings asked for, takes the next files
     session.shutdown()
     assert len(results) == 4 and all(r.error == CANCELLED for r in results)
+    assert (after.workers, after.busy, after.processed) == (2, 0, 0)
+    assert pids  # at least one was busy: the check below is about real processes
     _, alive = psutil.wait_procs([psutil.Process(pid) for pid in pids if psutil.pid_exists(pid)], timeout=5)
     assert alive == []
 

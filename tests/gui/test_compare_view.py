@@ -208,3 +208,20 @@ def test_the_pipelines_thumbnails_are_the_ones_the_window_shows(  # type: ignore
     assert image is not None and (image.width(), image.height()) == (240, 120)
     colour = image.pixelColor(120, 60)
     assert abs(colour.red() - 10) < 8 and abs(colour.green() - 120) < 8 and abs(colour.blue() - 200) < 8
+
+
+def test_urls_with_a_login_are_compared_with_it(  # type: ignore[no-untyped-def]
+    qtbot, make_window: MakeWindow, http_server: TestServer, tmp_path: Path,
+) -> None:
+    body = payload("private", 30_000)
+    url = http_server.add("/private.bin", body, auth="alice:s3cret")
+    window = make_window()
+    window.add_text(url.replace("://", "://alice:s3cret@", 1))  # the list shows it without the login
+    rows_shown(qtbot, window, 1)
+    assert window.model.jobs()[0].credentials is None  # the window's copy never holds the password
+    dialog = open_compare(window, ["sequential", "thread-pool"], workers=2)
+    qtbot.waitUntil(lambda: [e.credentials for e in dialog.entries] == ["alice:s3cret"])
+    assert dialog.run()
+    qtbot.waitUntil(lambda: dialog.report is not None, timeout=30_000)
+    assert [(run.mode, run.files, run.failed) for run in dialog.model.runs] == [
+        ("sequential", 1, 0), ("thread-pool", 1, 0)]
