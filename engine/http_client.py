@@ -74,9 +74,27 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+class _WorkerSession(requests.Session):
+    """A requests.Session that reads the proxy and CA-bundle variables once per origin, not per request
+    (requests re-reads and re-parses the environment on each one: about 0.3 ms per file)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[object, ...], Any] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> Any:
+        key = (_origin(url), tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._settings[key] = super().merge_environment_settings(url, proxies, stream,
+                                                                                verify, cert)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def new_http_session() -> requests.Session:
     """An HTTP session for one worker: identity encoding, keep-alive, no cookies of its own."""
-    http = requests.Session()
+    http = _WorkerSession()
     for prefix in ("http://", "https://"):
         http.mount(prefix, _Adapter())
     http.headers.update({"Accept-Encoding": "identity", "User-Agent": USER_AGENT})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pytest
@@ -342,3 +343,23 @@ def test_requests_reads_the_environment_only_when_it_has_http_settings(
     monkeypatch.setenv("https_proxy", "http://proxy.invalid:3128")
     assert environment_has_http_settings()
     assert new_http_session().trust_env
+
+
+def test_the_proxy_settings_read_once_still_apply_to_every_request_and_host(
+    monkeypatch: pytest.MonkeyPatch, http_server: TestServer
+) -> None:
+    url = http_server.add("/via.bin", b"v" * 1000)
+    with socket.socket() as closed:  # a port with nobody listening: a "proxy" that refuses
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("http_proxy", dead_proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with new_http_session() as http:
+        for _ in range(2):  # the second request finds the settings remembered, proxy and all
+            with pytest.raises(requests.exceptions.ProxyError):
+                http.get(url, timeout=5)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    with new_http_session() as http:
+        for _ in range(2):
+            assert http.get(url, timeout=5).content == b"v" * 1000
