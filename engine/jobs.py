@@ -16,6 +16,9 @@ class JobState(enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash (of the name) runs in Python, and
+    # the engine hashes states dozens of times per file (the tallies are keyed by them)
+
     @property
     def finished(self) -> bool:
         return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import unicodedata
+from collections.abc import Container
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -103,11 +104,16 @@ def numbered(name: str, n: int) -> str:
     return f"{stem} ({n}).{ext}"
 
 
-def inside(folder: Path, name: str) -> Path:
-    """`folder/name`, refusing any name that would land outside the folder."""
+def _safe(name: str) -> str:
+    """`name`, if it names a file directly inside a folder; else ValueError."""
     if name != os.path.basename(name) or name in ("", ".", ".."):
         raise ValueError(f"unsafe file name {name!r}")
-    target = folder / name
+    return name
+
+
+def inside(folder: Path, name: str) -> Path:
+    """`folder/name`, refusing any name that would land outside the folder."""
+    target = folder / _safe(name)
     if target.parent != folder:
         raise ValueError(f"unsafe file name {name!r}")
     return target
@@ -122,17 +128,18 @@ def unnumbered(name: str) -> str:
     return f"{match['stem']}{match['ext'] or ''}" if match else name
 
 
-def free_name(folder: Path, wanted: str, held: set[str]) -> str:
+def free_name(folder: str | os.PathLike[str], wanted: str, held: Container[str]) -> str:
     """The first of `wanted`, `wanted (1)`, … with no file and no `.part` in the folder and not in `held`
     (names other jobs have reserved there and not yet written)."""
+    where = os.fspath(folder)
     for n in range(10_000):
         candidate = numbered(wanted, n)
         if candidate in held:
             continue
-        final, part = inside(folder, candidate), inside(folder, candidate + PART_SUFFIX)
-        if not (os.path.lexists(final) or os.path.lexists(part)):
+        final = os.path.join(where, _safe(candidate))  # strings, not Paths: this runs once per file
+        if not (os.path.lexists(final) or os.path.lexists(final + PART_SUFFIX)):
             return candidate
-    raise FileExistsError(errno.EEXIST, "no free name left", str(folder / wanted))
+    raise FileExistsError(errno.EEXIST, "no free name left", os.path.join(where, wanted))
 
 
 class NameTaken(Exception):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from engine.jobs import Job
 from engine.naming import PART_SUFFIX, free_name
@@ -26,10 +26,9 @@ class Reservations:
         path (`part_path` when given: only the final name changes). The job's old name is given up."""
         held = self._in(job.dest_dir)
         self.release(job)
-        folder = Path(job.dest_dir)
-        name = free_name(folder, wanted, set(held))
+        name = free_name(job.dest_dir, wanted, held)
         held[name] = job.id
-        return name, part_path or str(folder / (name + PART_SUFFIX))
+        return name, part_path or os.path.join(job.dest_dir, name + PART_SUFFIX)
 
     def release(self, job: Job) -> None:
         """The job no longer needs its name (it finished, failed or was removed)."""

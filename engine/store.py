@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import sqlite3
 import stat
@@ -110,13 +111,16 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("Parafetch", appauthor=False))
 
 
+_ROW = operator.attrgetter(*_FIELDS)
+_STATE, _BYTES = _FIELDS.index("state"), _FIELDS.index("bytes_done")
+
+
 def _values(job: Job) -> tuple[object, ...]:
     """A job as a row; an unfinished job's offset is only what is fsynced (durable_bytes)."""
-    offset = job.bytes_done if job.state.finished else job.durable_bytes
-    return tuple(
-        job.state.value if name == "state" else offset if name == "bytes_done" else getattr(job, name)
-        for name in _FIELDS
-    )
+    row = list(_ROW(job))
+    row[_STATE] = job.state.value
+    row[_BYTES] = job.bytes_done if job.state.finished else job.durable_bytes
+    return tuple(row)
 
 
 def _job(row: tuple[Any, ...]) -> Job:

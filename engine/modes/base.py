@@ -46,6 +46,10 @@ class Runner:
         self.events = events
         self.target = max(1, workers or self.default_workers())
         self.workers: dict[int, Worker] = {}
+        # Kept as workers change, so that no question asked per event walks every worker (threads mode may
+        # have a thousand): the workers by the job they run, and those with a stop to escalate.
+        self._by_job: dict[int, Worker] = {}
+        self._stopping: set[Worker] = set()
         self._ids = worker_ids if worker_ids is not None else itertools.count(1)
         self._pump: ProcessPump | None = None
         self._ceiling: Ceiling | None = None
@@ -97,7 +101,7 @@ class Runner:
         return f"{waiting} waiting: at most {self._ceiling.limit} at once, set by {self._ceiling.reason}"
 
     def busy(self) -> int:
-        return sum(1 for w in self.workers.values() if w.job_id is not None)
+        return len(self._by_job)
 
     def capacity(self) -> int:
         """How many more jobs may start right now (none until the process helpers run)."""
@@ -113,7 +117,7 @@ class Runner:
         return {w.pid for w in self.workers.values() if self.uses_processes and w.pid}
 
     def running_job_ids(self) -> set[int]:
-        return {w.job_id for w in self.workers.values() if w.job_id is not None}
+        return set(self._by_job)
 
     def start(self) -> None:
         """Bring a pool up to its size (one-shot modes start workers per job; a pool of processes once
@@ -130,12 +134,13 @@ class Runner:
     def run(self, task: Task) -> None:
         """Start a task on an idle worker, or on a new one."""
         if self.one_shot:
-            self._spawn(task)
+            self._by_job[task.job_id] = self._spawn(task)
             return
         worker = next((w for w in self.workers.values() if w.job_id is None and not w.retiring), None)
         if worker is None:
             worker = self._spawn(None)
         worker.assign(task)
+        self._by_job[task.job_id] = worker
 
     def _spawn(self, task: Task | None) -> Worker:
         worker_id = next(self._ids)
@@ -156,8 +161,7 @@ class Runner:
         worker = self.workers.get(worker_id)
         if worker is None:
             return
-        worker.job_id = None
-        worker.stop_deadline = None
+        self._release(worker)
         if not worker.retiring and self.live_workers() > self.target:
             worker.retire()
 
@@ -166,9 +170,19 @@ class Runner:
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return None
-        if not self.one_shot and worker.job_id is not None:
+        job_id = worker.job_id
+        self._release(worker)
+        if not self.one_shot and job_id is not None:
             self.start()  # a pool replaces a worker that died under a job
-        return worker.job_id
+        return job_id
+
+    def _release(self, worker: Worker) -> None:
+        """The worker holds no job any more."""
+        if worker.job_id is not None and self._by_job.get(worker.job_id) is worker:
+            del self._by_job[worker.job_id]
+        worker.job_id = None
+        worker.stop_deadline = None
+        self._stopping.discard(worker)
 
     def answer(self, worker_id: int, message: NameGranted) -> None:
         """Pass the session's answer to the worker waiting for it (a worker gone by now needs none)."""
@@ -178,17 +192,18 @@ class Runner:
 
     def stop_job(self, job_id: int, action: StopAction) -> None:
         """Ask the worker running a job to pause or cancel it; processes are forced after a grace period."""
-        for worker in self.workers.values():
-            if worker.job_id == job_id:
-                worker.request_stop(job_id, action)
-                if self.uses_processes and worker.stop_deadline is None:
-                    worker.stop_deadline = time.monotonic() + STOP_GRACE
+        worker = self._by_job.get(job_id)
+        if worker is not None:
+            worker.request_stop(job_id, action)
+            if self.uses_processes and worker.stop_deadline is None:
+                worker.stop_deadline = time.monotonic() + STOP_GRACE
+                self._stopping.add(worker)
 
     def next_deadline(self) -> float | None:
         """When `tick` next has a stop to escalate (monotonic), or None."""
         deadlines = [
             w.stop_deadline if w.terminated_at is None else w.terminated_at + KILL_GRACE
-            for w in self.workers.values()
+            for w in self._stopping
             if w.stop_deadline is not None
         ]
         return min(deadlines, default=None)
@@ -196,7 +211,7 @@ class Runner:
     def tick(self) -> None:
         """Escalate stops that were not honoured in time."""
         now = time.monotonic()
-        for worker in list(self.workers.values()):
+        for worker in list(self._stopping):
             if worker.stop_deadline is None or now < worker.stop_deadline:
                 continue
             if worker.terminated_at is None:
@@ -206,6 +221,8 @@ class Runner:
             elif now - worker.terminated_at >= KILL_GRACE:
                 worker.kill()
                 worker.stop_deadline = None  # nothing more to escalate; its exit is on the way
+            if worker.stop_deadline is None:
+                self._stopping.discard(worker)
 
     def resize(self, workers: int) -> None:
         """Resize a running pool: idle workers beyond the size retire now, busy ones after their job."""
