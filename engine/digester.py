@@ -9,7 +9,10 @@ import threading
 from collections.abc import Callable
 
 INLINE_BYTES = 4 << 20  # hashed in the receive loop below this: a thread would cost more than it saves
+WRITE_BEHIND = 8 << 20  # bytes hashed between requests to the OS to start writing them out
 QUEUED_CHUNKS = 32  # chunks waiting for the helper thread before the receive loop waits for it
+
+_Work = tuple[bytes | memoryview, Callable[[], None] | None] | int | None  # a chunk, a checkpoint, the end
 
 
 class Digester:
@@ -28,18 +31,24 @@ class Digester:
         self._fd = fd
         self._disk_error = disk_error
         self._inline_bytes = 0
-        self._queue: queue.Queue[bytes | int | None] | None = None
+        self._hashed_to = durable  # file offset up to which the helper has hashed (chunks come in order)
+        self._written_behind = durable  # ... and up to which it has asked the OS to write out
+        self._queue: queue.Queue[_Work] | None = None
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
         self._closed = False
 
-    def add(self, chunk: bytes) -> None:
-        """Hash `chunk` (now, or queued behind the earlier ones)."""
+    def add(self, chunk: bytes | memoryview, release: Callable[[], None] | None = None) -> None:
+        """Hash `chunk` (now, or queued behind the earlier ones); `release` is called once it is hashed,
+        when the caller may fill its memory again."""
         self._raise_error()
         if self._queue is not None:
-            self._queue.put(chunk)
+            self._queue.put((chunk, release))
             return
         self.digest.update(chunk)
+        if release is not None:
+            release()
+        self._hashed_to += len(chunk)
         self._inline_bytes += len(chunk)
         if self._inline_bytes >= INLINE_BYTES and not self._closed:
             self._start()
@@ -94,9 +103,23 @@ class Digester:
                     os.fsync(self._fd)
                     self.checkpointed = (item, self.digest.copy().hexdigest())
                 else:
-                    self.digest.update(item)
+                    chunk, release = item
+                    self.digest.update(chunk)
+                    if release is not None:
+                        release()
+                    self._hashed_to += len(chunk)
+                    self._write_behind()
             except OSError as exc:
                 self._error = exc
+
+    def _write_behind(self) -> None:
+        """Have the OS start writing out what is hashed, so a checkpoint's fsync finds little left to do
+        (on Linux POSIX_FADV_DONTNEED starts writeback of the range without waiting for it)."""
+        if self._hashed_to - self._written_behind < WRITE_BEHIND or not hasattr(os, "posix_fadvise"):
+            return
+        os.posix_fadvise(self._fd, self._written_behind, self._hashed_to - self._written_behind,
+                         os.POSIX_FADV_DONTNEED)
+        self._written_behind = self._hashed_to
 
     def _raise_error(self) -> None:
         if self._error is not None:

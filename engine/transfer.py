@@ -29,7 +29,10 @@ from engine.jobs import StopAction
 from engine.naming import PART_SUFFIX, NameTaken, choose_name, commit_part, free_name, inside, unnumbered
 from engine.partfile import PartFile
 
-CHUNK = 1 << 20
+CHUNK = 1 << 16  # bytes asked of the socket per read. Below glibc's mmap threshold (128 KiB), so each
+# chunk's memory is reused from the heap: 1 MiB reads were each a fresh mapping, 60k-290k page faults and
+# about 1.5 s of system time per GiB (`/usr/bin/time -f %R` on `get` of 1 GiB; 9k-17k faults at 64 KiB)
+BUFFER = 1 << 20  # a large file's chunks are gathered in reused buffers of this size, written and hashed
 PROGRESS_EVERY = 0.1
 CHECKPOINT_EVERY = 1.0  # seconds between fsyncs: at most this much data is fetched twice after a crash
 LOW_SPEED_LIMIT = 1024  # bytes per second...
@@ -248,8 +251,11 @@ def _receive(
     """Stream the body into the part from `offset`; returns bytes on disk (all fsynced)."""
     pace = _Pace(offset)
     digester = Digester(digest, part.fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
+    small = state.total is not None and state.total - offset <= BUFFER
+    store: _Direct | _Gathered = _Direct(part, digester) if small else _Gathered(part, digester)
 
     def report() -> None:
+        store.flush()
         emit(Progress(job_id, pace.size, pace.arrived, *digester.checkpointed))
 
     try:
@@ -261,25 +267,28 @@ def _receive(
                 state.forget_part()
                 raise Stopped(action)
             if action:
+                store.flush()
                 digester.sync_all(pace.size)
                 report()
                 raise Stopped(action)
             try:
                 chunk = response.raw.read1(CHUNK, decode_content=False)
             except _NETWORK_ERRORS as exc:
+                store.flush()
                 digester.sync_all(pace.size)
                 report()
                 raise retryable(_lost_message(exc, pace.size, state.total)) from exc
             if not chunk:
                 break
-            part.write(chunk)
-            digester.add(chunk)
+            store.add(chunk)
             pace.size += len(chunk)
             if pace.report_due():
+                store.flush()
                 if pace.checkpoint_due():
                     digester.checkpoint(pace.size)
                 report()
                 pace.check_speed()
+        store.flush()
         digester.sync_all(pace.size)
     finally:
         digester.close()
@@ -287,6 +296,48 @@ def _receive(
             state.durable, state.durable_sha256 = digester.checkpointed
     report()
     return pace.size
+
+
+class _Direct:
+    """A small file's chunks: written and hashed as they come."""
+
+    def __init__(self, part: PartFile, digester: Digester) -> None:
+        self._part, self._digester = part, digester
+
+    def add(self, chunk: bytes) -> None:
+        self._part.write(chunk)
+        self._digester.add(chunk)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Gathered:
+    """A large file's chunks, gathered in reused BUFFER-sized buffers: each is written and hashed whole,
+    and filled again once the digester has hashed it (no fresh memory per read, few digester hand-offs)."""
+
+    def __init__(self, part: PartFile, digester: Digester) -> None:
+        self._part, self._digester = part, digester
+        self._free: list[bytearray] = []  # buffers the digester is done with (it appends from its thread)
+        self._buffer = bytearray(BUFFER)
+        self._filled = 0
+
+    def add(self, chunk: bytes) -> None:
+        if self._filled + len(chunk) > BUFFER:
+            self.flush()
+        end = self._filled + len(chunk)
+        self._buffer[self._filled:end] = chunk
+        self._filled = end
+
+    def flush(self) -> None:
+        """Write and hash what is gathered (call before the bytes so far must be on their way to disk)."""
+        if not self._filled:
+            return
+        buffer, view = self._buffer, memoryview(self._buffer)[: self._filled]
+        self._part.write(view)
+        self._digester.add(view, lambda: self._free.append(buffer))
+        self._buffer = self._free.pop() if self._free else bytearray(BUFFER)
+        self._filled = 0
 
 
 class _Pace:
