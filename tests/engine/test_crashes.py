@@ -93,20 +93,27 @@ def test_twenty_runs_killed_at_random_moments_then_rerun_leave_every_file_once_a
 def test_a_second_get_on_a_busy_data_folder_refuses_at_once_and_loses_nothing(
     http_server: TestServer, tmp_path: Path
 ) -> None:
-    first = [http_server.add(f"/a{i}.bin", payload(f"a{i}", 200_000), rate=400_000) for i in range(3)]
+    # 5 s of downloads: the first get still runs while the second starts, even on a loaded machine
+    first = [http_server.add(f"/a{i}.bin", payload(f"a{i}", 1_000_000), rate=200_000) for i in range(3)]
     second = [http_server.add(f"/b{i}.bin", payload(f"b{i}", 20_000)) for i in range(50)]
     data = str(tmp_path / "data")
     running = start_get(*first, "-d", str(tmp_path / "a"), "--data-dir", data)
-    wait_until(lambda: (tmp_path / "data" / DB_NAME).exists() and (tmp_path / "a").exists(), 20, "a start")
-    began = time.monotonic()
-    refused = get(*second, "-d", str(tmp_path / "b"), "--data-dir", data)
-    assert time.monotonic() - began < 5
-    assert refused.returncode == 3
-    assert f"the data folder {data} is in use by another Parafetch (pid {running.pid}, parafetch get)" in (
-        refused.stderr
-    )
-    assert not (tmp_path / "b").exists()
-    running.communicate(timeout=60)
+    try:
+        wait_until(lambda: (tmp_path / "data" / DB_NAME).exists() and (tmp_path / "a").exists(), 20,
+                   "a start")
+        began = time.monotonic()
+        refused = get(*second, "-d", str(tmp_path / "b"), "--data-dir", data)
+        assert time.monotonic() - began < 5
+        assert running.poll() is None, "the first get ended before the second began: nothing was tested"
+        assert refused.returncode == 3
+        holder = f"(pid {running.pid}, parafetch get)"
+        assert f"the data folder {data} is in use by another Parafetch {holder}" in refused.stderr
+        assert not (tmp_path / "b").exists()
+        running.communicate(timeout=60)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.communicate(timeout=10)
     assert running.returncode == 0
     again = get(*second, "-d", str(tmp_path / "b"), "--data-dir", data)
     assert again.returncode == 0, again.stderr
