@@ -143,7 +143,7 @@ lint: check-deps
 	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 test: sysdeps-test lint
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 benchmark: $(STAMP)
 	@$(call ensure_debs,nginx-light curl aria2,the benchmarks)

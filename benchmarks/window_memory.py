@@ -18,8 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.offscreen import PLATFORM
+
+os.environ.setdefault("QT_QPA_PLATFORM", PLATFORM)
 
 import psutil
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QMargins, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -47,6 +47,8 @@ from gui.window_state import WindowState
 RETRYABLE = (JobState.FAILED, JobState.CANCELLED)
 FAILURES_ONE_BY_ONE = 3
 CLOSE_WATCHDOG_MS = 20_000
+FIRST_SIZE = (1280, 800)  # the window at its first start, when the screen has room for it
+FRAME_ALLOWANCE = QMargins(8, 40, 8, 8)  # what a window manager adds around it: borders, the title bar
 FAILED_HEIGHT = 260  # pixels of the bottom area while the Failed list is in front
 
 
@@ -153,10 +155,24 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.input)
         layout.addWidget(self.main_splitter, 1)
         self.setCentralWidget(central)
-        self.resize(1280, 800)
+        self._fit_first_size()
         self.work_splitter.setSizes([880, 400])
         self.main_splitter.setSizes([500, 140])
         self.bottom_splitter.setSizes([880, 400])
+
+    def _fit_first_size(self) -> None:
+        """FIRST_SIZE where it fits with the window's frame; on a smaller screen, maximized, so that no
+        part of the window (the status bar first) lands below the screen's edge. The size the person
+        left the window at comes back over this (WindowState.restore)."""
+        wanted = QSize(*FIRST_SIZE)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else wanted.grownBy(FRAME_ALLOWANCE)
+        with_frame = wanted.grownBy(FRAME_ALLOWANCE)
+        if with_frame.boundedTo(room) == with_frame:
+            self.resize(wanted)
+            return
+        self.resize(wanted.boundedTo(room.shrunkBy(FRAME_ALLOWANCE)))
+        self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
 
     def _connect(self) -> None:
         a = self.commands

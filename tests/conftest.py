@@ -11,8 +11,9 @@ import pytest
 from engine.store import DATA_DIR_ENV
 from engine.workers import stop_process_helpers
 from tests.support.fixtures import http_server  # noqa: F401  (a fixture, used by name)
+from tests.support.offscreen import PLATFORM
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["QT_QPA_PLATFORM"] = PLATFORM
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from tests.support.offscreen import PLATFORM
+
+os.environ["QT_QPA_PLATFORM"] = PLATFORM
 
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -21,6 +21,7 @@ from gui.jobs_model import Column
 from gui.messages import MessageHub
 from tests.gui.conftest import MakeWindow, all_done, rows_shown
 from tests.support.http_server import TestServer, payload
+from tests.support.offscreen import small_screen_platform
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,3 +187,33 @@ def test_a_second_parafetch_on_the_same_folder_brings_the_first_window_forward( 
     assert "brought to the front" in errors
     assert window.isVisible() and "already open on this data folder" in window.status.currentMessage()
     door.close()
+
+
+def test_the_first_window_is_1280_by_800_where_that_fits(window) -> None:  # type: ignore[no-untyped-def]
+    assert (window.width(), window.height()) == (1280, 800) and not window.isMaximized()
+
+
+_OPEN_ONCE = """
+import sys
+from PySide6.QtCore import QSettings
+from gui.app import create_app
+from gui.main_window import MainWindow
+app = create_app()
+window = MainWindow(QSettings(sys.argv[1], QSettings.Format.IniFormat))
+window.confirm_close = False
+window.show()
+app.processEvents()
+screen, shown = app.primaryScreen().availableGeometry(), window.frameGeometry()
+print(window.isMaximized(), screen.contains(shown), shown.width(), shown.height())
+window.shut_down_now(10)
+"""
+
+
+def test_on_a_small_screen_the_first_window_opens_maximized_inside_it(tmp_path: Path) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-c", _OPEN_ONCE, str(tmp_path / "settings.ini")], cwd=ROOT, timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": small_screen_platform(tmp_path, 1024, 640)},
+        capture_output=True, text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["True", "True", "1024", "640"]

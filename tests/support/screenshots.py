@@ -21,6 +21,7 @@ from engine.pipeline import PIPELINE, download_mode
 from engine.workers import stop_process_helpers
 from gui.app import app_icon, create_app
 from gui.main_window import MainWindow
+from tests.support.offscreen import PLATFORM
 
 if TYPE_CHECKING:
     from tests.support.http_server import TestServer
@@ -87,7 +88,7 @@ def wait(seconds: float) -> None:
 def demo_window(mode: str, workers: int | None) -> Iterator[tuple[MainWindow, TestServer]]:
     """A shown 1280x800 window with throwaway settings and folder, and a local test server; on leaving,
     the window is closed (its workers stopped) and the server too."""
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # read when the QApplication is created, just below
+    os.environ["QT_QPA_PLATFORM"] = PLATFORM  # read when the QApplication is created, just below
     from tests.support.http_server import TestServer  # the checkout's test server: local, throttled
 
     app = create_app([sys.argv[0]])
