@@ -254,8 +254,7 @@ def _receive(
     small = state.total is not None and state.total - offset <= BUFFER
     store: _Direct | _Gathered = _Direct(part, digester) if small else _Gathered(part, digester)
 
-    def report() -> None:
-        store.flush()
+    def report() -> None:  # after store.flush(): the bytes reported are on their way to disk
         emit(Progress(job_id, pace.size, pace.arrived, *digester.checkpointed))
 
     try:

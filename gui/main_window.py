@@ -165,10 +165,10 @@ class MainWindow(QMainWindow):
         part of the window (the status bar first) lands below the screen's edge. The size the person
         left the window at comes back over this (WindowState.restore)."""
         wanted = QSize(*FIRST_SIZE)
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        room = screen.availableGeometry().size() if screen is not None else wanted.grownBy(FRAME_ALLOWANCE)
         with_frame = wanted.grownBy(FRAME_ALLOWANCE)
-        if with_frame.boundedTo(room) == with_frame:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else with_frame
+        if with_frame.boundedTo(room) == with_frame:  # it fits
             self.resize(wanted)
             return
         self.resize(wanted.boundedTo(room.shrunkBy(FRAME_ALLOWANCE)))

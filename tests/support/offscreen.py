@@ -13,7 +13,7 @@ PLATFORM = f"offscreen:configfile={SCREEN}"
 def small_screen_platform(folder: Path, width: int, height: int) -> str:
     """An offscreen platform whose one screen is `width`×`height` (its config file is written in `folder`)."""
     config = folder / f"screen-{width}x{height}.json"
-    screen = {"name": "small", "x": 0, "y": 0, "width": width, "height": height, "logicalDpi": 96,
-              "logicalBaseDpi": 96, "dpr": 1}
-    config.write_text(json.dumps({"screens": [screen]}))
+    settings = json.loads(SCREEN.read_text())  # the tests' screen, at another size
+    settings["screens"][0].update(name=f"offscreen-{width}x{height}", width=width, height=height)
+    config.write_text(json.dumps(settings))
     return f"offscreen:configfile={config}"
