@@ -31,6 +31,7 @@ from engine.events import (
 )
 from engine.jobs import Job, JobState, JobView, Outcome, StopAction
 from engine.modes import MODES, Runner
+from engine.naming import choose_name
 from engine.partfile import discard
 from engine.protocol import SessionStats
 from engine.rates import RateMeter
@@ -90,6 +91,7 @@ class Engine:
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
         self._stopping: dict[int, JobState] = {}  # running job id -> the state it takes when it stops
         self._removing: set[int] = set()
+        self._offered: set[int] = set()  # running jobs whose worker has not yet taken its offered name
         self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
         self._speeds_at = float("-inf")
         self.changes = ChangeLog()
@@ -408,6 +410,7 @@ class Engine:
         self._stages.close()
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
+                self._withdraw_offer(job)
                 job.move_to(JobState.QUEUED)
                 self._touch(job)
         _, failure = self._saves.write(self._clock(), self._jobs, force=True)
@@ -428,8 +431,12 @@ class Engine:
             job.error = None
             if job.started_at is None:
                 job.started_at = self._wall()
+            offered = job.name is None and job.part_path is None
+            if offered:  # saved with this step, while the worker sends its request
+                job.name, job.part_path = self._names.reserve(job, choose_name(None, job.url), None)
+                self._offered.add(job.id)
             self._touch(job)
-            self._runner.run(
+            worker_id = self._runner.run(
                 Task(
                     job.id,
                     job.url,
@@ -443,8 +450,11 @@ class Engine:
                     job.durable_bytes,
                     job.part_sha256,
                     job.credentials,
+                    offered,
                 )
             )
+            if offered:
+                self._saves.grant(worker_id, NameGranted(job.id, job.name, job.part_path))
             capacity -= 1
 
     def _update_speeds(self) -> None:
@@ -511,6 +521,7 @@ class Engine:
         if job.state is JobState.RUNNING:
             self._runner.stop_job(job.id, StopAction.PAUSE)
         self._stopping.pop(job.id, None)
+        self._withdraw_offer(job)
         self._names.release(job)
         job.move_to(JobState.FAILED)
         job.error, job.speed, job.finished_at = message, 0.0, self._wall()
@@ -525,12 +536,21 @@ class Engine:
         job.next_attempt_at = None
         self._touch(job)
 
+    def _withdraw_offer(self, job: Job) -> None:
+        """A worker's turn with a job ended before it took the name offered with it: the name is given
+        up (no file has it), and the next attempt names the file from the server's answer again."""
+        if job.id in self._offered:
+            self._offered.discard(job.id)
+            self._names.release(job)
+            job.name = job.part_path = None
+
     def _on_name_request(self, event: NameRequest) -> None:
         """Reserve a final name (and `.part` path) in the job's folder; the answer goes out after the save."""
         job = self._jobs.get(event.job_id)
         if job is None or job.state is not JobState.RUNNING:
             self._saves.grant(event.worker_id, NameGranted(event.job_id, None, None))
             return
+        self._offered.discard(job.id)  # declined: the server's answer wants another name
         name, part_path = self._names.reserve(job, event.wanted, event.part_path)
         job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
         if event.part_path is None:  # a new file: what a Resolved event says of it, it says here
@@ -544,6 +564,7 @@ class Engine:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
+        self._offered.discard(job.id)
         job.name, job.part_path, job.total, job.validator = (
             event.name,
             event.part_path,
@@ -608,6 +629,7 @@ class Engine:
 
     def _settle(self, job: Job, state: JobState, error: str | None) -> None:
         """Apply the end of a worker's turn with a job: it moves to `state`."""
+        self._withdraw_offer(job)
         self._stopping.pop(job.id, None)
         self._meters.pop(job.id, None)
         job.speed, job.next_attempt_at = 0.0, None

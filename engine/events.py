@@ -22,7 +22,9 @@ class Task:
 
     `url` is the URL as shown (any password masked); `credentials` is the user-info the request needs.
     `durable` bytes of the `.part` were fsynced, and `part_sha256` is their SHA-256: a resume trusts the
-    part only when it still holds exactly those bytes.
+    part only when it still holds exactly those bytes. `offered`: the job had no file yet, and `name` and
+    `part_path` are the ones its URL gives, reserved at dispatch; a NameGranted with them follows once the
+    store holds them. The worker takes them if the server's answer wants that name, else asks for its own.
     """
 
     job_id: int
@@ -37,6 +39,7 @@ class Task:
     durable: int = 0
     part_sha256: str | None = None
     credentials: str | None = field(default=None, repr=False)
+    offered: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ class NameRequest:
 
 @dataclass(frozen=True)
 class NameGranted:
-    """The session's answer to a NameRequest: the name and part path are recorded; None: do not write."""
+    """The session's answer to a NameRequest, or its word that an offered name is recorded: the name and
+    part path are in the store; None: do not write."""
 
     job_id: int
     name: str | None

@@ -77,6 +77,8 @@ class FileState:
 
     @classmethod
     def of(cls, task: Task) -> FileState:
+        if task.offered:  # a new file: the offered name is the worker's to take or decline (see Task)
+            return cls()
         return cls(task.name, task.part_path, task.validator, task.total, task.durable, task.part_sha256)
 
     def forget_part(self) -> None:

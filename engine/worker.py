@@ -24,6 +24,7 @@ from engine.events import (
     JobStarted,
     NameGranted,
     NameRequest,
+    Resolved,
     Retrying,
     Task,
     WorkerStarted,
@@ -73,11 +74,13 @@ def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | No
 
 class Mailbox:
     """A worker's incoming messages: tasks (None: finish) and the session's answers, which may arrive
-    between them. An answer waited for is picked out; a task that comes meanwhile is kept for later."""
+    between them. An answer waited for is picked out; a task that comes meanwhile is kept for later, and
+    so is an answer about the current job that comes before it is waited for (an offered name's)."""
 
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self._held: deque[Task | None] = deque()
+        self._answers: dict[int, NameGranted] = {}  # job id -> its answer, not yet waited for
 
     def hold(self, *messages: Task | None) -> None:
         """Messages to hand out before anything received."""
@@ -85,6 +88,7 @@ class Mailbox:
 
     def next_task(self) -> Task | None:
         """The next task, or None when the worker should end (told to, or the parent is gone)."""
+        self._answers.clear()  # about jobs that are over
         while True:
             if self._held:
                 return self._held.popleft()
@@ -97,14 +101,16 @@ class Mailbox:
 
     def answer(self, job_id: int, stop: StopCheck) -> NameGranted:
         """Wait for the session's answer about this job; a stop asked meanwhile raises Stopped."""
+        message: Any = self._answers.pop(job_id, NOTHING)
         while True:
             action = stop()
             if action:
                 raise Stopped(action)
-            try:
-                message = self._receive(ANSWER_POLL)
-            except EOFError:
-                raise Stopped(StopAction.PAUSE) from None
+            if message is NOTHING:
+                try:
+                    message = self._receive(ANSWER_POLL)
+                except EOFError:
+                    raise Stopped(StopAction.PAUSE) from None
             if isinstance(message, NameGranted):
                 if message.job_id == job_id and message.name is None:
                     raise Stopped(stop() or StopAction.CANCEL)  # asked to stop, or the job is gone
@@ -112,6 +118,7 @@ class Mailbox:
                     return message
             elif message is not NOTHING:
                 self._held.append(message)
+            message = NOTHING
 
     def wait_out(self, seconds: float, stop: StopCheck) -> StopAction | None:
         """Wait out a backoff delay, returning early with the action if the job is asked to stop (a stop
@@ -122,7 +129,9 @@ class Mailbox:
                 message = self._receive(left)
             except EOFError:
                 return StopAction.PAUSE
-            if message is not NOTHING and not isinstance(message, NameGranted):  # answers: only wake-ups
+            if isinstance(message, NameGranted):
+                self._answers[message.job_id] = message
+            elif message is not NOTHING:
                 self._held.append(message)
         return action or None
 
@@ -143,10 +152,18 @@ def run_job(
     state = FileState.of(task)
     pid, thread = os.getpid(), threading.current_thread().name
     check: StopCheck = lambda: stop.requested(task.job_id)  # noqa: E731
+    offer = task.name if task.offered else None
 
     def reserve(
         wanted: str, part_path: str | None, total: int | None, validator: str | None
     ) -> tuple[str, str]:
+        nonlocal offer
+        if offer is not None:  # wait until the store holds the offer (it went out with the task)
+            offered, offer = offer, None
+            granted = mailbox.answer(task.job_id, check)
+            if wanted == offered and part_path is None and granted.name and granted.part_path:
+                emit(Resolved(task.job_id, granted.name, granted.part_path, total, validator, 0))
+                return granted.name, granted.part_path
         emit(NameRequest(task.job_id, worker_id, wanted, part_path, total, validator))
         granted = mailbox.answer(task.job_id, check)
         assert granted.name is not None and granted.part_path is not None

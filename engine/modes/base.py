@@ -131,16 +131,16 @@ class Runner:
         while self.live_workers() < self.target:
             self._spawn(None)
 
-    def run(self, task: Task) -> None:
-        """Start a task on an idle worker, or on a new one."""
+    def run(self, task: Task) -> int:
+        """Start a task on an idle worker, or on a new one; returns the worker's id."""
         if self.one_shot:
-            self._by_job[task.job_id] = self._spawn(task)
-            return
-        worker = next((w for w in self.workers.values() if w.job_id is None and not w.retiring), None)
-        if worker is None:
-            worker = self._spawn(None)
+            worker = self._by_job[task.job_id] = self._spawn(task)
+            return worker.worker_id
+        idle = next((w for w in self.workers.values() if w.job_id is None and not w.retiring), None)
+        worker = idle or self._spawn(None)
         worker.assign(task)
         self._by_job[task.job_id] = worker
+        return worker.worker_id
 
     def _spawn(self, task: Task | None) -> Worker:
         worker_id = next(self._ids)

@@ -49,10 +49,11 @@ class FakeRunner(Runner):
     def capacity(self) -> int:
         return 100 - len(self._running)
 
-    def run(self, task: Task) -> None:
+    def run(self, task: Task) -> int:
         with self._lock:
             self.tasks.append(task)
             self._running.add(task.job_id)
+        return task.job_id  # the test's worker ids are the job ids
 
     def running_job_ids(self) -> set[int]:
         return set(self._running)
@@ -88,9 +89,14 @@ def runner() -> FakeRunner:
 
 
 def started(session: Session, urls: Iterable[str], folder: Path) -> list[int]:
+    """Add and start `urls`; once every task is out and its offered name recorded, the answers so far
+    (the offers') are cleared, so a test sees only the answers to the requests it makes."""
     ids = session.add(parse_text("\n".join(urls)).entries, str(folder))
     session.start()
     wait_until(lambda: len(runner().tasks) == len(ids), 5, "every task handed out")
+    offered = {t.job_id for t in runner().tasks if t.offered}
+    wait_until(lambda: {m.job_id for _, m in runner().answers} >= offered, 5, "every offer recorded")
+    runner().answers.clear()
     return ids
 
 
@@ -129,6 +135,39 @@ def test_the_answer_goes_out_only_once_the_store_holds_the_name(fake_mode: None,
         assert answer_for(job_id).name == "f.bin"
     (stored,) = seen_in_store
     assert stored is not None and (stored.name, stored.part_path) == ("f.bin", str(tmp_path / "f.bin.part"))
+
+
+def test_a_new_file_is_offered_its_urls_name_and_told_once_the_store_holds_it(
+    fake_mode: None, tmp_path: Path
+) -> None:
+    (tmp_path / "f.bin").write_bytes(b"there already")
+    seen_in_store: list[Job | None] = []
+    with JobStore(tmp_path / "data") as store, Session("fake", store=store) as session:
+        runner().on_answer = lambda message: seen_in_store.append(store.get(message.job_id))
+        ids = session.add(parse_text("http://h.example/f.bin\nhttp://h.example/dir/f.bin").entries,
+                          str(tmp_path))
+        session.start()
+        wait_until(lambda: len(runner().answers) == 2, 5, "two offers recorded")
+    assert [(t.offered, t.name, t.part_path) for t in runner().tasks] == [
+        (True, "f (1).bin", str(tmp_path / "f (1).bin.part")),
+        (True, "f (2).bin", str(tmp_path / "f (2).bin.part")),
+    ]
+    assert [(m.job_id, m.name) for _, m in runner().answers] == [(ids[0], "f (1).bin"), (ids[1], "f (2).bin")]
+    assert [(j.name, j.part_path) for j in seen_in_store if j is not None] == [
+        (t.name, t.part_path) for t in runner().tasks
+    ]
+
+
+def test_an_offer_not_taken_is_given_up_and_its_name_offered_again(fake_mode: None, tmp_path: Path) -> None:
+    with Session("fake") as session:
+        (first,) = started(session, ["http://h.example/f.bin"], tmp_path)
+        runner().events.put(JobFinished(first, first, Outcome.FAILED, 1, error="server answered HTTP 404"))
+        wait_until(lambda: session.job(first).state is JobState.FAILED, 5, "the first job failed")  # type: ignore[union-attr]
+        job = session.job(first)
+        assert job is not None and (job.name, job.part_path) == (None, None)  # a retry names it anew
+        session.add(parse_text("http://h.example/other/f.bin").entries, str(tmp_path))
+        wait_until(lambda: len(runner().tasks) == 2, 5, "the second task handed out")
+        assert runner().tasks[-1].name == "f.bin"  # the failed job's offer holds nothing
 
 
 def test_a_name_held_by_a_job_of_an_earlier_run_is_not_given_again(fake_mode: None, tmp_path: Path) -> None:
@@ -172,8 +211,8 @@ def test_a_store_that_cannot_save_stops_the_run_and_answers_nobody(fake_mode: No
     store = FailingStore(tmp_path / "data")
     try:
         session = Session("fake", store=store)
-        (job_id,) = started(session, ["http://h.example/f"], tmp_path)
-        ask(job_id, "f.bin")
+        session.add(parse_text("http://h.example/f").entries, str(tmp_path))
+        session.start()
         assert session.wait(10)  # returns: the session does not hang
         assert session.broken is not None and "database or disk is full" in session.broken
         assert session.stats().broken == session.broken
