@@ -49,6 +49,7 @@ PROCESS_STARTS_PER_STEP = 2  # worker processes started per turn of the loop (a 
 # come between turns: 64 processes take seconds to start on two cores)
 STOP_WAIT = 3.0  # seconds a closing engine waits for its running jobs to stop before it ends them
 ID_BLOCK = 1024  # job ids taken from the store at a time
+OFFERS_AHEAD = 64  # queued jobs given their URL's name in one go (see Engine._offer_names)
 
 Clock = Callable[[], float]
 
@@ -57,6 +58,12 @@ def _died_message(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"worker process was killed (signal {-exitcode}) during the download"
     return f"worker ended unexpectedly (exit code {exitcode}) during the download"
+
+
+def _offer_not_taken(job: Job) -> bool:
+    """True for an unfinished job of an earlier run whose offered name no file has yet."""
+    return (not job.state.finished and job.part_path is not None and not job.durable_bytes
+            and job.validator is None and not os.path.lexists(job.part_path))
 
 
 class Engine:
@@ -91,7 +98,7 @@ class Engine:
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
         self._stopping: dict[int, JobState] = {}  # running job id -> the state it takes when it stops
         self._removing: set[int] = set()
-        self._offered: set[int] = set()  # running jobs whose worker has not yet taken its offered name
+        self._offered: set[int] = set()  # jobs given their URL's name, not yet taken by a worker
         self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
         self._speeds_at = float("-inf")
         self.changes = ChangeLog()
@@ -116,6 +123,8 @@ class Engine:
                 self._touch(job, save=False)
                 if job.state is JobState.QUEUED:
                     self._enqueue(job)
+                if _offer_not_taken(job):
+                    self._offered.add(job.id)
 
     @property
     def mode(self) -> str:
@@ -274,6 +283,7 @@ class Engine:
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             job.move_to(JobState.CANCELLED)
             job.finished_at = self._wall()
+            self._withdraw_offer(job)  # (its part path names no file of ours)
             discard(job.part_path)
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif job.state is JobState.RUNNING:
@@ -298,6 +308,7 @@ class Engine:
             self._removing.add(job_id)
             self._cancel_one(job)
             return
+        self._withdraw_offer(job)
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             discard(job.part_path)
         self._names.release(job)
@@ -431,10 +442,10 @@ class Engine:
             job.error = None
             if job.started_at is None:
                 job.started_at = self._wall()
-            offered = job.name is None and job.part_path is None
-            if offered:  # saved with this step, while the worker sends its request
-                job.name, job.part_path = self._names.reserve(job, choose_name(None, job.url), None)
-                self._offered.add(job.id)
+            if job.name is None and job.part_path is None:
+                self._offer_names(job)
+            offered = job.id in self._offered
+            recorded = offered and not self._saves.pending(job.id)  # the offer was saved with an earlier step
             self._touch(job)
             worker_id = self._runner.run(
                 Task(
@@ -453,9 +464,22 @@ class Engine:
                     offered,
                 )
             )
-            if offered:
+            if recorded:
+                self._runner.answer(worker_id, NameGranted(job.id, job.name, job.part_path))
+            elif offered:  # saved with this step, while the worker sends its request
                 self._saves.grant(worker_id, NameGranted(job.id, job.name, job.part_path))
             capacity -= 1
+
+    def _offer_names(self, job: Job) -> None:
+        """Reserve its URL's name for `job`, and for the next OFFERS_AHEAD - 1 queued jobs that have none,
+        so that one save records the names of many dispatches to come (not one save per small file)."""
+        ahead = (self._jobs.get(job_id) for _, _, job_id in heapq.nsmallest(OFFERS_AHEAD, self._waiting))
+        unnamed = (j for j in ahead if j is not None and j.state is JobState.QUEUED and j.name is None
+                   and j.part_path is None)
+        for named in itertools.chain((job,), itertools.islice(unnamed, OFFERS_AHEAD - 1)):
+            named.name, named.part_path = self._names.reserve(named, choose_name(None, named.url), None)
+            self._offered.add(named.id)
+            self._touch(named)
 
     def _update_speeds(self) -> None:
         """Every SPEED_EVERY seconds, each running job's speed from its meter (a stalled one slows to 0)."""
@@ -642,6 +666,7 @@ class Engine:
         elif state in (JobState.DONE, JobState.FAILED):
             job.error = error
         if state is JobState.DONE and job.path:
+            self._saves.folder(os.path.dirname(job.path))
             self._stages.put((job.id, job.path, job.sha256))
         if job.state.finished:
             job.finished_at = self._wall()

@@ -168,3 +168,14 @@ def commit_part(part: Path, final: Path) -> None:
         os.rename(part, final)  # no hard links on this file system; Windows' rename never replaces
         return
     os.unlink(part)
+
+
+def sync_folder(folder: str) -> None:
+    """Make the names made in a folder durable (POSIX: fsync the folder; elsewhere the OS does it)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -7,6 +7,7 @@ import sqlite3
 
 from engine.events import NameGranted
 from engine.jobs import Job
+from engine.naming import sync_folder
 from engine.store import ErrorRecord, JobStore
 
 log = logging.getLogger("parafetch")
@@ -15,14 +16,17 @@ SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
 
 
 class SaveBatch:
-    """Changed jobs, failed attempts and name grants waiting for the store.
+    """Changed jobs, failed attempts, name grants and folders waiting for the store.
 
     A grant (a reserved file name) goes out to its worker only once the store holds it, so no file is
     ever made that the store does not know; a worker waiting for one makes the next save due at once.
+    The folders of files finished since the last save are synced before it, so a job is saved as done
+    only once its final name is durable (one folder sync per batch, not one per file).
     """
 
     def __init__(self, store: JobStore | None) -> None:
         self.store = store
+        self._folders: set[str] = set()
         self._jobs: set[int] = set()
         self._errors: list[ErrorRecord] = []
         self._grants: list[tuple[int, NameGranted]] = []
@@ -35,6 +39,14 @@ class SaveBatch:
     def error(self, record: ErrorRecord) -> None:
         if self.store is not None:
             self._errors.append(record)
+
+    def pending(self, job_id: int) -> bool:
+        """True while a change to the job waits to be saved."""
+        return job_id in self._jobs
+
+    def folder(self, path: str) -> None:
+        """A file was given its final name in this folder: sync it before the next save."""
+        self._folders.add(path)
 
     def grant(self, worker_id: int, grant: NameGranted) -> None:
         self._grants.append((worker_id, grant))
@@ -53,7 +65,7 @@ class SaveBatch:
         """When the next save is due (monotonic), or None when nothing waits."""
         if self._grants:
             return self._saved_at  # now: a worker waits
-        if self._jobs or self._errors:
+        if self._jobs or self._errors or self._folders:
             return self._saved_at + SAVE_EVERY
         return None
 
@@ -66,8 +78,15 @@ class SaveBatch:
             return [], None
         changed = [jobs[i] for i in sorted(self._jobs) if i in jobs]
         errors = [e for e in self._errors if e[0] in jobs]
-        grants = self._grants
-        self._jobs, self._errors, self._grants, self._saved_at = set(), [], [], now
+        grants, folders = self._grants, self._folders
+        self._jobs, self._errors, self._grants, self._folders = set(), [], [], set()
+        self._saved_at = now
+        for folder in sorted(folders):
+            try:
+                sync_folder(folder)
+            except OSError as exc:
+                log.error("cannot sync the folder %s: %s", folder, exc)
+                return [], f"cannot save the names of finished files in {folder} to disk: {exc}"
         if self.store is not None and (changed or errors):
             try:
                 self.store.save_many(changed, errors)

@@ -68,8 +68,12 @@ class Session:
         self._thread.start()
 
     def _turned(self, now: float, commands: int) -> None:
-        """After each turn of the loop (on its thread): tell `wait` whether the run has settled."""
+        """After each turn of the loop (on its thread): tell `wait` when the run has settled or unsettled,
+        or the loop has ended (not every turn: a list of small files makes thousands of turns a second,
+        and waking the waiting thread for each cost it the GIL)."""
         settled = self._engine.settled()
+        if settled == self._settled and not self._loop.finished:
+            return
         with self._idle:
             self._settled = settled
             self._idle.notify_all()

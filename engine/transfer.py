@@ -88,7 +88,8 @@ class FileState:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A complete, verified file under its final name."""
+    """A complete, verified file under its final name: its data is durable, and the name is once its
+    folder is synced (`sync_folder`; the engine syncs the folders of a save's finished files first)."""
 
     path: str
     size: int
@@ -410,18 +411,4 @@ def _finish(
             raise disk_error(exc, "renaming the finished file") from exc
     else:
         raise permanent(f"no free name for {state.name} in the destination folder")
-    try:
-        _sync_folder(folder)
-    except OSError as exc:
-        raise disk_error(exc, "saving the folder to disk") from exc
     return Fetched(str(final), size, actual)
-
-
-def _sync_folder(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -4,18 +4,19 @@ of events that races hide in is written down here rather than hoped for."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from engine import protocol
+from engine import protocol, saving
 from engine.core import SPEED_EVERY, STOP_WAIT, Engine
 from engine.events import JobFinished, JobStarted, NameGranted, Progress, Task, WorkerExited
 from engine.jobs import Job, JobState, Outcome
 from engine.modes import MODES, Runner
 from engine.sources import UrlEntry
+from engine.store import ErrorRecord, JobStore
 from engine.workers import Worker
 
 pytestmark = pytest.mark.timeout(30)
@@ -224,3 +225,92 @@ def test_a_shutdown_waits_for_running_jobs_only_so_long_and_queues_them_for_next
     assert engine.ended
     engine.close()
     assert [state(engine, stops), state(engine, never)] == [JobState.QUEUED, JobState.QUEUED]
+
+
+def test_a_job_is_saved_done_only_after_its_folder_is_synced_once_per_save(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    said: list[tuple[str, object]] = []  # syncs and saved rows, in the order they happened
+
+    class Recording(JobStore):
+        def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
+            jobs = list(jobs)
+            said.extend(("row", (j.id, j.state)) for j in jobs if j.state is JobState.DONE)
+            super().save_many(jobs, errors)
+
+    monkeypatch.setattr(saving, "sync_folder", lambda folder: said.append(("sync", folder)))
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with Recording(tmp_path / "data") as store:
+        made = Engine([], FakePool.name, 3, store=store, clock=clock)
+        first, second = add(made, tmp_path / "a", "1", "2")
+        (third,) = add(made, tmp_path / "b", "3")
+        made.apply(protocol.Start())
+        made.step()
+        for job_id, folder in ((first, "a"), (second, "a"), (third, "b")):
+            finish(made, tmp_path / folder, job_id)
+        assert said == []  # nothing saved before the batch is due
+        clock.now += 1.0
+        made.step()
+        made.close()
+    assert said == [
+        ("sync", str(tmp_path / "a")),
+        ("sync", str(tmp_path / "b")),
+        ("row", (first, JobState.DONE)),
+        ("row", (second, JobState.DONE)),
+        ("row", (third, JobState.DONE)),
+    ]
+
+
+class CountingStore(JobStore):
+    """A real store that counts its transactions of changed jobs."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.saves = 0
+
+    def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
+        self.saves += 1
+        super().save_many(jobs, errors)
+
+
+def test_one_save_records_the_names_of_many_dispatches_to_come(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    store = CountingStore(tmp_path / "data")
+    with store:
+        made = Engine([], FakePool.name, 3, store=store, clock=clock)
+        ids = add(made, tmp_path, *(f"f{i}.bin" for i in range(10)))
+        made.apply(protocol.Start())
+        made.step()
+        assert store.saves == 1
+        assert [(j.name, j.part_path) for j in map(store.get, ids) if j is not None] == [
+            (f"f{i}.bin", str(tmp_path / f"f{i}.bin.part")) for i in range(10)
+        ]  # the seven still queued are named too
+        finish(made, tmp_path, ids[0])
+        made.step()  # the fourth starts: its name was saved, so the word goes with the task
+        worker = pool().workers[pool().worker_of(ids[3])]
+        assert isinstance(worker, FakeWorker)
+        *_, task, word = worker.told
+        assert isinstance(task, Task) and (task.job_id, task.offered) == (ids[3], True)
+        assert word == NameGranted(ids[3], "f3.bin", str(tmp_path / "f3.bin.part"))
+        assert store.saves == 1  # no save of its own before it could start
+        made.close()
+
+
+def test_a_name_offered_in_an_earlier_run_and_never_taken_is_offered_again(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    with JobStore(tmp_path / "data") as store:
+        store.add([Job("http://h.example/x.bin", str(tmp_path), id=7, state=JobState.QUEUED, name="x.bin",
+                       part_path=str(tmp_path / "x.bin.part"))])  # (no such part: no file took the name)
+        made = Engine([], FakePool.name, 3, store=store, restore=True, clock=clock)
+        made.apply(protocol.Start())
+        made.step()
+        (task,) = [m for w in pool().workers.values() if isinstance(w, FakeWorker) for m in w.told
+                   if isinstance(m, Task)]
+        assert (task.job_id, task.offered, task.name) == (7, True, "x.bin")  # the server may still rename it
+        made.close()
