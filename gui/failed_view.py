@@ -112,6 +112,8 @@ class FailedView(QWidget):
         split.setChildrenCollapsible(False)
         split.addWidget(self.table)
         split.addWidget(self.history)
+        for pane in (self.table, self.history):  # two lines at least: the window fits 1024x640
+            pane.setMinimumHeight(2 * self.table.verticalHeader().defaultSectionSize() + 8)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)

@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._fit_first_size()
         self.work_splitter.setSizes([880, 400])
-        self.main_splitter.setSizes([500, 140])
+        self.main_splitter.setSizes([500, 124])  # the bottom panes near their least: more for the monitor
         self.bottom_splitter.setSizes([880, 400])
 
     def _fit_first_size(self) -> None:

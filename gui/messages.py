@@ -76,6 +76,7 @@ class MessagesPanel(QWidget):
         self.tree.setColumnCount(1)
         self.tree.setUniformRowHeights(True)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setMinimumHeight(2 * (self.fontMetrics().height() + 4) + 6)  # two lines: fits 1024x640
         clear = QPushButton("Clear")
         clear.setToolTip("Remove every message from this list")
         clear.clicked.connect(self.clear)

@@ -169,7 +169,7 @@ class MonitorPanel(QWidget):
             header.resizeSection(column, metrics.horizontalAdvance(sample) + 18)
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         row = self.table.verticalHeader().defaultSectionSize()
-        self.table.setMinimumHeight(3 * row + 8)  # the header and two rows
+        self.table.setMinimumHeight(2 * row + 8)  # the header and a row (on a 1024x640 screen; it scrolls)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("monitor-splitter")
         self.splitter.addWidget(self.chart)

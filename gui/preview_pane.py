@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 from engine.jobs import Job
 from engine.transfer import human_bytes
 
-THUMB_BOX = 112
+THUMB_BOX = 88
 
 
 class PreviewPane(QWidget):
