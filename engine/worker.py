@@ -158,7 +158,7 @@ def run_job(
         wanted: str, part_path: str | None, total: int | None, validator: str | None
     ) -> tuple[str, str]:
         nonlocal offer
-        if offer is not None:  # wait until the store holds the offer (it went out with the task)
+        if offer is not None:  # its word comes first, even when the offer is declined: answers stay in order
             offered, offer = offer, None
             granted = mailbox.answer(task.job_id, check)
             if wanted == offered and part_path is None and granted.name and granted.part_path:

@@ -227,22 +227,31 @@ def test_a_shutdown_waits_for_running_jobs_only_so_long_and_queues_them_for_next
     assert [state(engine, stops), state(engine, never)] == [JobState.QUEUED, JobState.QUEUED]
 
 
+class RecordingStore(JobStore):
+    """A real store that counts its transactions of changed jobs and notes the done rows in `said`."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.saves = 0
+        self.said: list[tuple[str, object]] = []
+
+    def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
+        jobs = list(jobs)
+        self.saves += 1
+        self.said.extend(("row", (j.id, j.state)) for j in jobs if j.state is JobState.DONE)
+        super().save_many(jobs, errors)
+
+
 def test_a_job_is_saved_done_only_after_its_folder_is_synced_once_per_save(
     monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
 ) -> None:
-    said: list[tuple[str, object]] = []  # syncs and saved rows, in the order they happened
-
-    class Recording(JobStore):
-        def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
-            jobs = list(jobs)
-            said.extend(("row", (j.id, j.state)) for j in jobs if j.state is JobState.DONE)
-            super().save_many(jobs, errors)
-
-    monkeypatch.setattr(saving, "sync_folder", lambda folder: said.append(("sync", folder)))
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with Recording(tmp_path / "data") as store:
+    store = RecordingStore(tmp_path / "data")
+    said = store.said  # syncs and saved done rows, in the order they happened
+    monkeypatch.setattr(saving, "sync_folder", lambda folder: said.append(("sync", folder)))
+    with store:
         made = Engine([], FakePool.name, 3, store=store, clock=clock)
         first, second = add(made, tmp_path / "a", "1", "2")
         (third,) = add(made, tmp_path / "b", "3")
@@ -263,23 +272,11 @@ def test_a_job_is_saved_done_only_after_its_folder_is_synced_once_per_save(
     ]
 
 
-class CountingStore(JobStore):
-    """A real store that counts its transactions of changed jobs."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.saves = 0
-
-    def save_many(self, jobs: Iterable[Job], errors: Iterable[ErrorRecord] = ()) -> None:
-        self.saves += 1
-        super().save_many(jobs, errors)
-
-
 def test_one_save_records_the_names_of_many_dispatches_to_come(
     monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
-    store = CountingStore(tmp_path / "data")
+    store = RecordingStore(tmp_path / "data")
     with store:
         made = Engine([], FakePool.name, 3, store=store, clock=clock)
         ids = add(made, tmp_path, *(f"f{i}.bin" for i in range(10)))
