@@ -18,7 +18,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
-from requests.utils import requote_uri
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_netrc_auth, requote_uri
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from engine.deadlines import DEADLINES
@@ -81,6 +82,7 @@ class _WorkerSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._settings: dict[tuple[object, ...], Any] = {}
+        self._netrc: dict[tuple[str, str, int], tuple[str, str] | None] = {}
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
                                    cert: Any) -> Any:
@@ -90,6 +92,23 @@ class _WorkerSession(requests.Session):
             settings = self._settings[key] = super().merge_environment_settings(url, proxies, stream,
                                                                                 verify, cert)
         return {**settings, "proxies": dict(settings["proxies"])}
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        """requests' preparation without the merging a worker's session never needs (it holds no cookies,
+        parameters, hooks or credentials of its own: each job brings its own), and with a .netrc read once
+        per origin (about 0.1 ms per file)."""
+        auth = request.auth
+        if auth is None and self.trust_env:
+            origin = _origin(request.url)
+            if origin not in self._netrc:
+                self._netrc[origin] = get_netrc_auth(request.url)
+            auth = self._netrc[origin]
+        headers = CaseInsensitiveDict(self.headers)
+        headers.update(request.headers)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=request.method.upper(), url=request.url, headers=headers, auth=auth,
+                         cookies=request.cookies, hooks=request.hooks)
+        return prepared
 
 
 def new_http_session() -> requests.Session:

@@ -140,8 +140,9 @@ def fetch(
             total = _declared_total(response)
             reserved = part is None and state.part_path is None  # the reservation told the session all
             if part is None:
-                part = _new_part(state, response, total, reserve)
-            part.truncate(offset)
+                part = _new_part(state, response, total, reserve)  # new and empty: offset is 0
+            else:
+                part.truncate(offset)  # a resume: drop the tail past what is proven (all of it on a 200)
             if offset == 0:
                 digest = hashlib.sha256()
                 state.forget_part()

@@ -363,3 +363,22 @@ def test_the_proxy_settings_read_once_still_apply_to_every_request_and_host(
     with new_http_session() as http:
         for _ in range(2):
             assert http.get(url, timeout=5).content == b"v" * 1000
+
+
+def test_a_netrc_login_is_read_once_and_still_sent_on_every_request_to_its_host(
+    monkeypatch: pytest.MonkeyPatch, http_server: TestServer, tmp_path: Path
+) -> None:
+    body = payload("netrc", 5000)
+    url = http_server.add("/members.bin", body, auth="alice:n3trc-pw")
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password n3trc-pw\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NETRC", raising=False)
+    with new_http_session() as http:
+        assert http.trust_env
+        for _ in range(2):  # the second request finds the login remembered
+            assert http.get(url, timeout=5).content == body
+    netrc.unlink()
+    with new_http_session() as http:
+        assert http.get(url, timeout=5).status_code == 401
