@@ -37,7 +37,7 @@ from benchmarks.servers import ROOT, LatencyServer, Nginx, make_small_files, wri
 from engine.events import Task
 from engine.http_client import new_http_session
 from engine.modes import MODES
-from engine.transfer import FileState, fetch, unrecorded_reserve
+from engine.transfer import FileState, fetch_alone
 
 MIB = 1 << 20
 SMALL = 16 * 1024
@@ -224,8 +224,7 @@ def curl_parallel(ws: Workspace, jobs: int, urls: Sequence[str], size: int) -> C
 def fetch_in_process(url: str, dest: Path) -> None:
     """Parafetch's transfer of one file, with no interpreter start-up, session or store around it."""
     with new_http_session() as http:
-        fetch(Task(1, url, str(dest)), FileState(), http, lambda: None, lambda event: None,
-              unrecorded_reserve(dest))
+        fetch_alone(Task(1, url, str(dest)), FileState(), http, lambda: None, lambda event: None)
 
 
 def bare_requests_loop(url: str, target: Path, durable: bool = False) -> None:
@@ -274,7 +273,7 @@ def big_file(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
         cli.label = "parafetch get (subprocess)"
         inside = in_process(
             "parafetch fetch() in-process",
-            "engine.transfer.fetch(Task(1, URL, DIR), ...)",
+            "engine.transfer.fetch_alone(Task(1, URL, DIR), ...)",
             lambda: fetch_in_process(url, dest),
             dest,
             size,

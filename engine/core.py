@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from engine import protocol
@@ -29,9 +30,10 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
+from engine.finisher import Committed, Finisher
 from engine.jobs import Job, JobState, JobView, Outcome, StopAction
 from engine.modes import MODES, Runner
-from engine.naming import choose_name
+from engine.naming import choose_name, inside, unnumbered
 from engine.partfile import discard
 from engine.protocol import SessionStats
 from engine.rates import RateMeter
@@ -99,6 +101,8 @@ class Engine:
         self._stopping: dict[int, JobState] = {}  # running job id -> the state it takes when it stops
         self._removing: set[int] = set()
         self._offered: set[int] = set()  # jobs given their URL's name, not yet taken by a worker
+        self._committing: set[int] = set()  # downloaded jobs whose part the finisher makes durable and names
+        self._finisher = Finisher(inbox.put)
         self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
         self._speeds_at = float("-inf")
         self.changes = ChangeLog()
@@ -352,6 +356,7 @@ class Engine:
             self.worker_pids(),
             self.broken,
             self._stages.current_stats(),
+            len(self._committing),
         )
 
     def changes_since(self, seq: int, keep_credentials: bool = True) -> protocol.Changes:
@@ -382,7 +387,8 @@ class Engine:
         """A shutdown (or a broken store) has stopped every job, or waited long enough for them."""
         if self._closing_at is None:
             return False
-        return not self._runner.running_job_ids() or self._clock() - self._closing_at > STOP_WAIT
+        stopped = not self._runner.running_job_ids() and not self._committing
+        return stopped or self._clock() - self._closing_at > STOP_WAIT
 
     def more_to_start(self) -> bool:
         """Jobs wait and the mode has room: the loop comes straight back rather than waiting."""
@@ -409,21 +415,27 @@ class Engine:
             self._break(f"could not run the downloads: {type(exc).__name__}: {exc}")
         # Saved at once when a worker waits for a name, or when the run settles (a front end waiting for
         # the end then finds the store up to date, error history included).
-        grants, failure = self._saves.write(self._clock(), self._jobs, force=self.settled())
+        waiting, failure = self._saves.write(self._clock(), self._jobs, force=self.settled())
         if failure is not None:
             self._break(failure)
-        for worker_id, grant in grants:
-            self._runner.answer(worker_id, grant)
+        for action in waiting:
+            action()
 
     def close(self) -> None:
-        """End every worker; a job whose worker never answered goes back to the queue, for next time."""
+        """End every worker and wait for the files being committed (a part gone is one named: its job is
+        done); a job whose worker never answered goes back to the queue, for next time."""
         self._runner.shutdown()
-        self._stages.close()
-        for job in self._jobs.values():
-            if job.state is JobState.RUNNING:
+        self._finisher.close()
+        for job in list(self._jobs.values()):
+            if job.state is not JobState.RUNNING:
+                continue
+            if job.id in self._committing and job.part_path and not os.path.lexists(job.part_path):
+                self._on_committed(Committed(job.id, str(inside(Path(job.dest_dir), str(job.name)))))
+            else:
                 self._withdraw_offer(job)
                 job.move_to(JobState.QUEUED)
                 self._touch(job)
+        self._stages.close()
         _, failure = self._saves.write(self._clock(), self._jobs, force=True)
         if failure is not None and self.broken is None:
             self.broken = failure
@@ -467,7 +479,7 @@ class Engine:
             if recorded:
                 self._runner.answer(worker_id, NameGranted(job.id, job.name, job.part_path))
             elif offered:  # saved with this step, while the worker sends its request
-                self._saves.grant(worker_id, NameGranted(job.id, job.name, job.part_path))
+                self._grant(worker_id, NameGranted(job.id, job.name, job.part_path))
             capacity -= 1
 
     def _offer_names(self, job: Job) -> None:
@@ -499,7 +511,7 @@ class Engine:
         if self.broken is None:
             self.broken = reason
         self._wind_down()
-        self._saves.drop_grants()
+        self._saves.drop_waiting()
 
     def _wind_down(self) -> None:
         """Start nothing more and stop what runs; stopped jobs go back to the queue."""
@@ -539,7 +551,7 @@ class Engine:
         """Fail the job an event was about; its worker is asked to stop (a late answer is ignored)."""
         job = self._jobs.get(getattr(event, "job_id", -1))
         if isinstance(event, NameRequest):
-            self._saves.grant(event.worker_id, NameGranted(event.job_id, None, None))
+            self._grant(event.worker_id, NameGranted(event.job_id, None, None))
         if job is None or job.state.finished:
             return
         if job.state is JobState.RUNNING:
@@ -572,7 +584,7 @@ class Engine:
         """Reserve a final name (and `.part` path) in the job's folder; the answer goes out after the save."""
         job = self._jobs.get(event.job_id)
         if job is None or job.state is not JobState.RUNNING:
-            self._saves.grant(event.worker_id, NameGranted(event.job_id, None, None))
+            self._grant(event.worker_id, NameGranted(event.job_id, None, None))
             return
         self._offered.discard(job.id)  # declined: the server's answer wants another name
         name, part_path = self._names.reserve(job, event.wanted, event.part_path)
@@ -582,7 +594,7 @@ class Engine:
             job.part_sha256 = None
             self._meters[job.id] = RateMeter()
         self._touch(job)
-        self._saves.grant(event.worker_id, NameGranted(job.id, name, part_path))
+        self._grant(event.worker_id, NameGranted(job.id, name, part_path))
 
     def _on_resolved(self, event: Resolved) -> None:
         job = self._jobs.get(event.job_id)
@@ -632,10 +644,12 @@ class Engine:
         job.attempts = event.attempts
         outcome = event.outcome
         if outcome is Outcome.DONE:
-            job.path, job.sha256 = event.path, event.sha256
-            job.bytes_done = job.durable_bytes = event.bytes_done
-            job.part_path, job.part_sha256 = None, None
-        elif outcome is Outcome.FAILED:
+            job.bytes_done, job.sha256, job.speed = event.bytes_done, event.sha256, 0.0
+            self._meters.pop(job.id, None)
+            self._touch(job, save=False)
+            self._commit(job)
+            return
+        if outcome is Outcome.FAILED:
             if event.part_kept:
                 job.bytes_done = job.durable_bytes
             else:  # the partial file was removed with the failure
@@ -644,6 +658,43 @@ class Engine:
         stopped = outcome in (Outcome.PAUSED, Outcome.CANCELLED)  # the engine says where a stopped job goes
         state = self._stopping.get(job.id, outcome.state) if stopped else outcome.state
         self._settle(job, state, event.error)
+
+    def _commit(self, job: Job) -> None:
+        """Have the finisher make a downloaded job's part durable and give it the job's name; the job
+        stays running (its worker is free for the next one) until the answer comes (`_on_committed`)."""
+        assert job.name is not None and job.part_path is not None
+        self._committing.add(job.id)
+        self._finisher.put(job.id, job.part_path, inside(Path(job.dest_dir), job.name))
+
+    def _on_committed(self, event: Committed) -> None:
+        self._committing.discard(event.job_id)
+        job = self._jobs.get(event.job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            return  # failed by the engine itself meanwhile (its file, if named, is complete and durable)
+        if event.path is not None:
+            job.path, job.durable_bytes = event.path, job.bytes_done
+            job.part_path, job.part_sha256 = None, None
+            self._settle(job, JobState.DONE, None)
+        elif event.taken:  # another file took the name since it was reserved: the next one, once saved
+            assert job.name is not None
+            job.name, _ = self._names.reserve(job, unnumbered(job.name), job.part_path)
+            self._committing.add(job.id)
+            self._touch(job)
+            self._saves.then(lambda: self._commit_again(job))
+        else:
+            job.bytes_done = job.durable_bytes
+            self._settle(job, JobState.FAILED, event.error)
+
+    def _commit_again(self, job: Job) -> None:
+        """Commit under the name just saved (unless the job ended meanwhile)."""
+        if job.state is JobState.RUNNING:
+            self._commit(job)
+        else:
+            self._committing.discard(job.id)
+
+    def _grant(self, worker_id: int, grant: NameGranted) -> None:
+        """Answer a worker once the store holds what the answer tells it."""
+        self._saves.then(lambda: self._runner.answer(worker_id, grant))
 
     def _on_worker_exited(self, event: WorkerExited) -> None:
         job_id = self._runner.worker_exited(event.worker_id)
@@ -685,6 +736,7 @@ class Engine:
         Progress: _on_progress,
         Retrying: _on_retrying,
         JobFinished: _on_finished,
+        Committed: _on_committed,
         WorkerExited: _on_worker_exited,
         StageDone: lambda self, event: self._stages.done(event),
         WorkerStarted: lambda self, event: None,

@@ -113,13 +113,13 @@ class Retrying:
 
 @dataclass(frozen=True)
 class JobFinished:
-    """A worker is done with a job, and how."""
+    """A worker is done with a job, and how. DONE: all `bytes_done` bytes are in the job's part and match
+    `sha256`; the engine makes the part durable and gives it its final name."""
 
     job_id: int
     worker_id: int
     outcome: Outcome
     attempts: int
-    path: str | None = None
     bytes_done: int = 0
     sha256: str | None = None
     error: str | None = None

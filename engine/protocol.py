@@ -31,6 +31,7 @@ class SessionStats:
     worker_pids: frozenset[int]
     broken: str | None = None  # why the engine stopped on its own (its store cannot be written, say)
     stage: StageStats | None = None  # the pipeline's stage, when there is one
+    saving: int = 0  # running jobs whose bytes are all in, being made durable and named (no worker)
 
     @property
     def finished(self) -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 
-from engine.events import NameGranted
 from engine.jobs import Job
 from engine.naming import sync_folder
 from engine.store import ErrorRecord, JobStore
@@ -16,10 +16,11 @@ SAVE_EVERY = 0.25  # seconds between writes of changed jobs to the store
 
 
 class SaveBatch:
-    """Changed jobs, failed attempts, name grants and folders waiting for the store.
+    """Changed jobs, failed attempts, folders, and what waits for them to be in the store.
 
-    A grant (a reserved file name) goes out to its worker only once the store holds it, so no file is
-    ever made that the store does not know; a worker waiting for one makes the next save due at once.
+    A grant (a reserved file name) goes out to its worker, and a finished file is named again, only once
+    the store holds the name, so no file is ever made that the store does not know; something waiting
+    makes the next save due at once.
     The folders of files finished since the last save are synced before it, so a job is saved as done
     only once its final name is durable (one folder sync per batch, not one per file).
     """
@@ -29,7 +30,7 @@ class SaveBatch:
         self._folders: set[str] = set()
         self._jobs: set[int] = set()
         self._errors: list[ErrorRecord] = []
-        self._grants: list[tuple[int, NameGranted]] = []
+        self._waiting: list[Callable[[], None]] = []
         self._saved_at = float("-inf")
 
     def job(self, job_id: int) -> None:
@@ -48,8 +49,9 @@ class SaveBatch:
         """A file was given its final name in this folder: sync it before the next save."""
         self._folders.add(path)
 
-    def grant(self, worker_id: int, grant: NameGranted) -> None:
-        self._grants.append((worker_id, grant))
+    def then(self, action: Callable[[], None]) -> None:
+        """Do `action` once what is pending now is saved (the engine does it after the next save)."""
+        self._waiting.append(action)
 
     def removed(self, job_id: int) -> None:
         """A job is forgotten: nothing more of it is saved, and its row goes."""
@@ -57,29 +59,29 @@ class SaveBatch:
         if self.store is not None:
             self.store.remove(job_id)
 
-    def drop_grants(self) -> None:
-        """Answer nobody (the store cannot be written: no worker may make a file it would not know)."""
-        self._grants.clear()
+    def drop_waiting(self) -> None:
+        """Do nothing that waits (the store cannot be written: no file may be made that it would not know)."""
+        self._waiting.clear()
 
     def due_at(self) -> float | None:
         """When the next save is due (monotonic), or None when nothing waits."""
-        if self._grants:
-            return self._saved_at  # now: a worker waits
+        if self._waiting:
+            return self._saved_at  # now: a worker (or a finished file) waits
         if self._jobs or self._errors or self._folders:
             return self._saved_at + SAVE_EVERY
         return None
 
     def write(
         self, now: float, jobs: dict[int, Job], force: bool = False
-    ) -> tuple[list[tuple[int, NameGranted]], str | None]:
-        """Save what is due; returns the grants now safe to send, and why the store failed (or None)."""
+    ) -> tuple[list[Callable[[], None]], str | None]:
+        """Save what is due; returns what waited for the save, and why the store failed (or None)."""
         due = self.due_at()
         if due is None or (not force and now < due):
             return [], None
         changed = [jobs[i] for i in sorted(self._jobs) if i in jobs]
         errors = [e for e in self._errors if e[0] in jobs]
-        grants, folders = self._grants, self._folders
-        self._jobs, self._errors, self._grants, self._folders = set(), [], [], set()
+        waiting, folders = self._waiting, self._folders
+        self._jobs, self._errors, self._waiting, self._folders = set(), [], [], set()
         self._saved_at = now
         for folder in sorted(folders):
             try:
@@ -93,5 +95,5 @@ class SaveBatch:
             except (sqlite3.Error, OSError, OverflowError, ValueError) as exc:
                 log.error("cannot write the job store %s: %s", self.store.path, exc)
                 return [], f"cannot write the job queue in {self.store.data_dir}: {exc}"
-        return grants, None
+        return waiting, None
 

@@ -1,4 +1,4 @@
-"""Fetching one URL into one file: resume only what is proven, check every answer, finish atomically."""
+"""Fetching one URL into one `.part`: resume only what is proven, check every answer and the checksum."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from engine.credentials import basic_auth, without_userinfo
 from engine.digester import Digester
 from engine.errors import disk_error, permanent, retryable
 from engine.events import Event, Progress, Resolved, Task
+from engine.finisher import commit_download
 from engine.http_client import (
     READ_TIMEOUT,
     JobCookies,
@@ -26,7 +27,7 @@ from engine.http_client import (
     validator,
 )
 from engine.jobs import StopAction
-from engine.naming import PART_SUFFIX, NameTaken, choose_name, commit_part, free_name, inside, unnumbered
+from engine.naming import PART_SUFFIX, choose_name, free_name, inside
 from engine.partfile import PartFile
 
 CHUNK = 1 << 16  # bytes asked of the socket per read. Below glibc's mmap threshold (128 KiB), so each
@@ -88,10 +89,9 @@ class FileState:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A complete, verified file under its final name: its data is durable, and the name is once its
-    folder is synced (`sync_folder`; the engine syncs the folders of a save's finished files first)."""
+    """Every byte of the file is in its part, and verified; the part is not durable yet, nor named: the
+    engine fsyncs it and gives it its final name (`engine.finisher`), so the worker starts its next job."""
 
-    path: str
     size: int
     sha256: str
 
@@ -105,21 +105,27 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-def unrecorded_reserve(folder: Path) -> Reserve:
-    """A Reserve for a fetch outside any session (a benchmark, a probe): names are checked against the
-    folder only, and nothing records them."""
+def fetch_alone(
+    task: Task, state: FileState, http: requests.Session, stop: StopCheck, emit: Emit
+) -> tuple[str, Fetched]:
+    """A fetch outside any session (a benchmark, a probe), committed at once: the file's path, and what
+    the fetch found. Names are checked against the folder only, and nothing records them."""
+    folder = Path(task.dest_dir)
 
     def reserve(wanted: str, part_path: str | None, *_: object) -> tuple[str, str]:
         name = free_name(folder, wanted, set())
         return name, part_path or str(folder / (name + PART_SUFFIX))
 
-    return reserve
+    fetched = fetch(task, state, http, stop, emit, reserve)
+    final = inside(folder, str(state.name))
+    commit_download(str(state.part_path), final)
+    return str(final), fetched
 
 
 def fetch(
     task: Task, state: FileState, http: requests.Session, stop: StopCheck, emit: Emit, reserve: Reserve
 ) -> Fetched:
-    """One attempt at a job: resume what `state` proves, stream to `.part`, verify, rename."""
+    """One attempt at a job: resume what `state` proves, stream to `.part`, verify."""
     if not os.path.isdir(task.dest_dir):
         raise permanent(f"the destination folder {task.dest_dir} is missing (deleted or unmounted?)")
     opened = None
@@ -133,8 +139,7 @@ def fetch(
             if offset and response.status_code == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
                 assert part is not None  # a resume kept this 416: the file is all here
                 part.truncate(offset)
-                part.sync()
-                return _finish(task, state, part, offset, digest, reserve)
+                return _verified(task, state, part, offset, digest)
             if response.status_code >= 400:
                 raise status_error(response)
             total = _declared_total(response)
@@ -152,7 +157,7 @@ def fetch(
             size = _receive(task.job_id, state, part, response, offset, digest, stop, emit)
         if total is not None and size != total:
             raise retryable(f"connection closed early: received {human_bytes(size)} of {human_bytes(total)}")
-        return _finish(task, state, part, size, digest, reserve)
+        return _verified(task, state, part, size, digest)
     finally:
         if part is not None:
             part.close()
@@ -252,7 +257,8 @@ def _receive(
     stop: StopCheck,
     emit: Emit,
 ) -> int:
-    """Stream the body into the part from `offset`; returns bytes on disk (all fsynced)."""
+    """Stream the body into the part from `offset`; returns the bytes written (durable up to the last
+    checkpoint: the final fsync is the engine's, once the file is verified)."""
     pace = _Pace(offset)
     digester = Digester(digest, part.fd, offset, lambda exc: disk_error(exc, "saving data to disk"))
     small = state.total is not None and state.total - offset <= BUFFER
@@ -292,13 +298,12 @@ def _receive(
                 report()
                 pace.check_speed()
         store.flush()
-        digester.sync_all(pace.size)
+        digester.finish()
     finally:
         digester.close()
         if part.fd >= 0:
             state.durable, state.durable_sha256 = digester.checkpointed
-    report()
-    return pace.size
+    return pace.size  # (no report: the worker's JobFinished says how many bytes came)
 
 
 class _Direct:
@@ -387,10 +392,10 @@ def _lost_message(exc: BaseException, size: int, total: int | None) -> str:
     return f"connection lost after {human_bytes(size)}{of}"
 
 
-def _finish(
-    task: Task, state: FileState, part: PartFile, size: int, digest: hashlib._Hash, reserve: Reserve
+def _verified(
+    task: Task, state: FileState, part: PartFile, size: int, digest: hashlib._Hash
 ) -> Fetched:
-    """Check the checksum, then give the part its reserved final name atomically."""
+    """The file as received, if it is the one expected (a checksum that does not match removes it)."""
     assert state.name is not None
     actual = digest.hexdigest()
     if task.sha256_expected and actual != task.sha256_expected.lower():
@@ -399,17 +404,4 @@ def _finish(
         raise permanent(
             f"checksum mismatch: expected sha256 {task.sha256_expected[:12]}…, got {actual[:12]}…"
         )
-    part.close()
-    folder = Path(task.dest_dir)
-    for _ in range(NAME_TRIES):
-        final = inside(folder, state.name)
-        try:
-            commit_part(Path(part.path), final)
-            break
-        except NameTaken:  # another file took the name since it was reserved: reserve the next one
-            state.name, _ = reserve(unnumbered(state.name), part.path, state.total, state.validator)
-        except OSError as exc:
-            raise disk_error(exc, "renaming the finished file") from exc
-    else:
-        raise permanent(f"no free name for {state.name} in the destination folder")
-    return Fetched(str(final), size, actual)
+    return Fetched(size, actual)

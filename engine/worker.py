@@ -175,8 +175,7 @@ def run_job(
         emit(JobStarted(task.job_id, worker_id, pid, thread, attempt))
         try:
             done = fetch(task, state, http, check, emit, reserve)
-            return JobFinished(task.job_id, worker_id, Outcome.DONE, attempt, done.path, done.size,
-                               done.sha256)
+            return JobFinished(task.job_id, worker_id, Outcome.DONE, attempt, done.size, done.sha256)
         except Stopped as stopped:
             return JobFinished(task.job_id, worker_id, Outcome.of_stop(stopped.action), attempt)
         except TransferError as error:

@@ -4,6 +4,7 @@ of events that races hide in is written down here rather than hoped for."""
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -13,6 +14,7 @@ import pytest
 from engine import protocol, saving
 from engine.core import SPEED_EVERY, STOP_WAIT, Engine
 from engine.events import JobFinished, JobStarted, NameGranted, Progress, Task, WorkerExited
+from engine.finisher import Committed
 from engine.jobs import Job, JobState, Outcome
 from engine.modes import MODES, Runner
 from engine.sources import UrlEntry
@@ -85,11 +87,21 @@ def clock() -> Clock:
     return Clock()
 
 
+INBOXES: dict[Engine, queue.SimpleQueue[object]] = {}  # each engine's inbox: where its finisher answers
+
+
+def make_engine(*args: object, **kwargs: object) -> Engine:
+    inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+    made = Engine(inbox, *args, **kwargs)  # type: ignore[arg-type]
+    INBOXES[made] = inbox
+    return made
+
+
 @pytest.fixture
 def engine(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[Engine]:
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
     FakePool.made.clear()
-    made = Engine([], FakePool.name, 3, clock=clock)
+    made = make_engine(FakePool.name, 3, clock=clock)
     yield made
     made.close()
 
@@ -115,9 +127,26 @@ def state(engine: Engine, job_id: int) -> JobState:
     return job(engine, job_id).state
 
 
-def finish(engine: Engine, folder: Path, job_id: int, outcome: Outcome = Outcome.DONE) -> None:
-    worker_id = pool().worker_of(job_id)
-    engine.on_event(JobFinished(job_id, worker_id, outcome, 1, str(folder / f"{job_id}.bin"), 5, "ab" * 32))
+def downloaded(engine: Engine, job_id: int, data: bytes = b"12345") -> None:
+    """The job's worker has written its part and reports it done."""
+    Path(str(job(engine, job_id).part_path)).write_bytes(data)
+    engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, len(data), "ab" * 32))
+
+
+def committed(engine: Engine, job_id: int) -> Committed:
+    """The finisher's answer about the job, as it comes to the engine's inbox (not yet handed over)."""
+    answer = INBOXES[engine].get(timeout=10)
+    assert isinstance(answer, Committed) and answer.job_id == job_id
+    return answer
+
+
+def finish(engine: Engine, job_id: int, outcome: Outcome = Outcome.DONE) -> None:
+    """The job's worker reports its end; a download is committed after."""
+    if outcome is not Outcome.DONE:
+        engine.on_event(JobFinished(job_id, pool().worker_of(job_id), outcome, 1))
+        return
+    downloaded(engine, job_id)
+    engine.on_event(committed(engine, job_id))
 
 
 def test_the_exits_of_a_replaced_pools_workers_never_touch_the_new_pools_jobs(
@@ -135,7 +164,7 @@ def test_the_exits_of_a_replaced_pools_workers_never_touch_the_new_pools_jobs(
         engine.on_event(WorkerExited(worker_id, 0, 0))
     assert [state(engine, job_id) for job_id in ids] == [JobState.RUNNING] * 3
     for job_id in ids:
-        finish(engine, tmp_path, job_id)
+        finish(engine, job_id)
     assert [state(engine, job_id) for job_id in ids] == [JobState.DONE] * 3
     assert engine.settled()
 
@@ -150,7 +179,7 @@ def test_a_handler_that_raises_fails_its_one_job_and_logs_why_while_the_rest_fin
         engine.on_event(Progress(bad, "lots", 1.0))  # type: ignore[arg-type]
     assert any(record.exc_info for record in caplog.records)  # the traceback is in the log
     engine.on_event(JobStarted(good, pool().worker_of(good), 1, "worker", 1))
-    finish(engine, tmp_path, good)
+    finish(engine, good)
     failed = job(engine, bad)
     assert failed.state is JobState.FAILED
     assert failed.error is not None
@@ -186,7 +215,7 @@ def test_a_resume_before_a_pausing_worker_answers_queues_the_job_again(
     engine.apply(protocol.Pause(job_id))
     engine.apply(protocol.Resume(job_id))  # too late to take back: the worker is already stopping
     assert state(engine, job_id) is JobState.RUNNING
-    finish(engine, tmp_path, job_id, Outcome.PAUSED)
+    finish(engine, job_id, Outcome.PAUSED)
     engine.step()  # queued again, it starts again
     assert state(engine, job_id) is JobState.RUNNING
     assert job_id in pool().running_job_ids()
@@ -196,7 +225,7 @@ def test_higher_priority_starts_first_then_the_order_of_adding(
     monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
 ) -> None:
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
-    engine = Engine([], FakePool.name, 1, clock=clock)
+    engine = make_engine(FakePool.name, 1, clock=clock)
     low, later_low = add(engine, tmp_path, "low", "later-low")
     (high,) = add(engine, tmp_path, "high", priority=5)
     engine.apply(protocol.Start())
@@ -205,7 +234,7 @@ def test_higher_priority_starts_first_then_the_order_of_adding(
         engine.step()
         (running,) = pool().running_job_ids()
         started.append(running)
-        finish(engine, tmp_path, running)
+        finish(engine, running)
     assert started == [high, low, later_low]
     engine.close()
 
@@ -217,7 +246,7 @@ def test_a_shutdown_waits_for_running_jobs_only_so_long_and_queues_them_for_next
     engine.apply(protocol.Start())
     engine.step()
     engine.apply(protocol.Shutdown())
-    finish(engine, tmp_path, stops, Outcome.PAUSED)
+    finish(engine, stops, Outcome.PAUSED)
     assert not engine.ended  # one worker has not answered yet
     deadline = engine.next_deadline()
     assert deadline is not None and deadline <= clock.now + STOP_WAIT
@@ -252,13 +281,13 @@ def test_a_job_is_saved_done_only_after_its_folder_is_synced_once_per_save(
     said = store.said  # syncs and saved done rows, in the order they happened
     monkeypatch.setattr(saving, "sync_folder", lambda folder: said.append(("sync", folder)))
     with store:
-        made = Engine([], FakePool.name, 3, store=store, clock=clock)
+        made = make_engine(FakePool.name, 3, store=store, clock=clock)
         first, second = add(made, tmp_path / "a", "1", "2")
         (third,) = add(made, tmp_path / "b", "3")
         made.apply(protocol.Start())
         made.step()
-        for job_id, folder in ((first, "a"), (second, "a"), (third, "b")):
-            finish(made, tmp_path / folder, job_id)
+        for job_id in (first, second, third):
+            finish(made, job_id)
         assert said == []  # nothing saved before the batch is due
         clock.now += 1.0
         made.step()
@@ -278,7 +307,7 @@ def test_one_save_records_the_names_of_many_dispatches_to_come(
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
     store = RecordingStore(tmp_path / "data")
     with store:
-        made = Engine([], FakePool.name, 3, store=store, clock=clock)
+        made = make_engine(FakePool.name, 3, store=store, clock=clock)
         ids = add(made, tmp_path, *(f"f{i}.bin" for i in range(10)))
         made.apply(protocol.Start())
         made.step()
@@ -286,7 +315,7 @@ def test_one_save_records_the_names_of_many_dispatches_to_come(
         assert [(j.name, j.part_path) for j in map(store.get, ids) if j is not None] == [
             (f"f{i}.bin", str(tmp_path / f"f{i}.bin.part")) for i in range(10)
         ]  # the seven still queued are named too
-        finish(made, tmp_path, ids[0])
+        finish(made, ids[0])
         made.step()  # the fourth starts: its name was saved, so the word goes with the task
         worker = pool().workers[pool().worker_of(ids[3])]
         assert isinstance(worker, FakeWorker)
@@ -304,10 +333,84 @@ def test_a_name_offered_in_an_earlier_run_and_never_taken_is_offered_again(
     with JobStore(tmp_path / "data") as store:
         store.add([Job("http://h.example/x.bin", str(tmp_path), id=7, state=JobState.QUEUED, name="x.bin",
                        part_path=str(tmp_path / "x.bin.part"))])  # (no such part: no file took the name)
-        made = Engine([], FakePool.name, 3, store=store, restore=True, clock=clock)
+        made = make_engine(FakePool.name, 3, store=store, restore=True, clock=clock)
         made.apply(protocol.Start())
         made.step()
         (task,) = [m for w in pool().workers.values() if isinstance(w, FakeWorker) for m in w.told
                    if isinstance(m, Task)]
         assert (task.job_id, task.offered, task.name) == (7, True, "x.bin")  # the server may still rename it
         made.close()
+
+
+def test_a_downloaded_job_frees_its_worker_at_once_and_is_done_only_once_its_file_is_committed(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    made = make_engine(FakePool.name, 1, clock=clock)
+    first, second = add(made, tmp_path, "a.bin", "b.bin")
+    made.apply(protocol.Start())
+    made.step()
+    downloaded(made, first, b"first file")
+    made.step()
+    assert pool().running_job_ids() == {second}  # the one worker went on to the next download
+    assert state(made, first) is JobState.RUNNING and made.stats().saving == 1
+    assert not made.settled()
+    made.on_event(committed(made, first))
+    done = job(made, first)
+    assert (done.state, done.path, done.part_path) == (JobState.DONE, str(tmp_path / "a.bin"), None)
+    assert (tmp_path / "a.bin").read_bytes() == b"first file" and not (tmp_path / "a.bin.part").exists()
+    assert made.stats().saving == 0
+    made.close()
+
+
+def test_a_name_another_file_took_before_the_commit_is_numbered_saved_then_given(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    with JobStore(tmp_path / "data") as store:
+        made = make_engine(FakePool.name, 1, store=store, clock=clock)
+        (job_id,) = add(made, tmp_path, "x.bin")
+        made.apply(protocol.Start())
+        made.step()
+        (tmp_path / "x.bin").write_bytes(b"theirs")  # made by another program meanwhile
+        downloaded(made, job_id, b"ours")
+        made.on_event(answer := committed(made, job_id))
+        assert answer.taken and job(made, job_id).name == "x (1).bin"
+        assert not (tmp_path / "x (1).bin").exists()  # not before the store holds the name
+        made.step()
+        assert store.get(job_id).name == "x (1).bin"  # type: ignore[union-attr]
+        made.on_event(committed(made, job_id))
+        assert job(made, job_id).path == str(tmp_path / "x (1).bin")
+        assert (tmp_path / "x (1).bin").read_bytes() == b"ours"
+        assert (tmp_path / "x.bin").read_bytes() == b"theirs"
+        made.close()
+
+
+def test_a_part_that_is_gone_before_its_commit_fails_its_job_in_words(engine: Engine, tmp_path: Path) -> None:
+    (job_id,) = add(engine, tmp_path, "gone.bin")
+    engine.apply(protocol.Start())
+    engine.step()
+    assert not Path(str(job(engine, job_id).part_path)).exists()  # the part was removed after the download
+    engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))
+    engine.on_event(committed(engine, job_id))
+    failed = job(engine, job_id)
+    assert failed.state is JobState.FAILED and "while saving the finished file" in str(failed.error)
+    assert not (tmp_path / "gone.bin").exists()
+
+
+def test_a_shutdown_waits_for_the_commits_under_way_and_saves_their_jobs_done(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    with JobStore(tmp_path / "data") as store:
+        made = make_engine(FakePool.name, 1, store=store, clock=clock)
+        (job_id,) = add(made, tmp_path, "late.bin")
+        made.apply(protocol.Start())
+        made.step()
+        downloaded(made, job_id)
+        made.apply(protocol.Shutdown())
+        assert not made.ended  # a file is still being committed
+        made.close()  # before its answer was read
+        saved = store.get(job_id)
+        assert saved is not None and (saved.state, saved.path) == (JobState.DONE, str(tmp_path / "late.bin"))
+        assert (tmp_path / "late.bin").read_bytes() == b"12345"

@@ -227,13 +227,14 @@ def test_an_event_that_breaks_a_handler_fails_only_its_job(fake_mode: None, tmp_
         bad, good = started(session, ["http://h.example/bad", "http://h.example/good"], tmp_path)
         runner().events.put(Progress(bad, "not a number", 0.0))  # type: ignore[arg-type]
         runner().events.put(JobStarted(good, good, 1, "worker-1", 1))
-        runner().events.put(JobFinished(good, good, Outcome.DONE, 1, str(tmp_path / "good"), 5, "ab" * 32))
+        Path(str(session.job(good).part_path)).write_bytes(b"12345")  # type: ignore[union-attr]
+        runner().events.put(JobFinished(good, good, Outcome.DONE, 1, 5, "ab" * 32))
         assert session.wait(5)
         failed, done = session.job(bad), session.job(good)
         assert failed is not None and failed.state is JobState.FAILED
         assert failed.error is not None and failed.error.startswith("internal error: TypeError")
         assert done is not None and done.state is JobState.DONE
-        runner().events.put(JobFinished(bad, bad, Outcome.DONE, 1, str(tmp_path / "bad"), 5, "cd" * 32))
+        runner().events.put(JobFinished(bad, bad, Outcome.DONE, 1, 5, "cd" * 32))
         ask(bad, "late.bin")  # a worker that had not heard yet
         assert answer_for(bad).name is None
         assert session.job(bad).state is JobState.FAILED  # type: ignore[union-attr]

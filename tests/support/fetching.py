@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from engine.events import Event, Task
 from engine.http_client import new_http_session
 from engine.jobs import StopAction
-from engine.transfer import Fetched, FileState, fetch, unrecorded_reserve
+from engine.transfer import FileState, fetch_alone
+
+
+class Fetched(NamedTuple):
+    """A file fetched and committed: where it is, its size and its SHA-256 (as the worker computed it)."""
+
+    path: str
+    size: int
+    sha256: str
 
 
 def fetch_once(
@@ -32,5 +41,5 @@ def fetch_once(
     dest.mkdir(parents=True, exist_ok=True)
     task = Task(1, url, str(dest), sha256, credentials=credentials)
     with new_http_session() as http:
-        done = fetch(task, state or FileState(), http, stop, emit, unrecorded_reserve(dest))
-    return done, events
+        path, done = fetch_alone(task, state or FileState(), http, stop, emit)
+    return Fetched(path, done.size, done.sha256), events
