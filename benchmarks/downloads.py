@@ -431,8 +431,9 @@ def many_latency(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
             ]
         )
     notes = [
-        f"Each file is {SMALL // 1024} KiB from GET /gen/{SMALL}/fN?latency={LATENCY:g} (the server waits "
-        f"{LATENCY * 1000:.0f} ms before answering). Ideal = ceil(files / N) × {LATENCY * 1000:.0f} ms. "
+        f"Each file is {SMALL // 1024} KiB from GET /gen/{SMALL}/fN?latency={LATENCY:g} (the server, one "
+        f"asyncio loop in benchmarks/latency_server.py, waits {LATENCY * 1000:.0f} ms before answering). "
+        f"Ideal = ceil(files / N) × {LATENCY * 1000:.0f} ms. "
         f"'in-run s' is Parafetch's own --json elapsed_s (no interpreter start-up or exit); 'over ideal' "
         f"uses end-to-end time, 'in-run over' uses in-run time.",
         f"sequential runs only the first {scale.latency_sequential_files} files (all {scale.latency_files} "

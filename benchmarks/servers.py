@@ -1,4 +1,4 @@
-"""Local servers for benchmarks: nginx serving plain files; the project's TestServer in a child process."""
+"""Local servers for benchmarks: nginx serving plain files; a server that answers after a delay."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-
-from tests.support.remote_server import SCRIPT as TEST_SERVER_SCRIPT
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = 1 << 20
@@ -146,7 +144,8 @@ class Nginx(_ChildServer):
 
 
 class LatencyServer(_ChildServer):
-    """The project's TestServer (Python's ThreadingHTTPServer) in a child process, so it has its own GIL."""
+    """benchmarks/latency_server.py (one asyncio loop: waiting connections cost it nothing) in a child
+    process: `{base_url}/gen/SIZE/NAME?latency=SECONDS`."""
 
     def __init__(self) -> None:
         self.base_url = ""
@@ -154,7 +153,7 @@ class LatencyServer(_ChildServer):
 
     def start(self) -> Self:
         self._process = subprocess.Popen(
-            [sys.executable, "-c", TEST_SERVER_SCRIPT],
+            [sys.executable, "-m", "benchmarks.latency_server"],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
