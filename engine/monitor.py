@@ -1,4 +1,4 @@
-"""A Task-Manager view of this app: its processes, their threads, CPU and memory (psutil, cheap at 2 Hz)."""
+"""A Task-Manager view of this app: its processes, their threads, CPU and memory (psutil, cheap at 5 Hz)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
+
+REDISCOVER_EVERY = 1.0  # seconds between walks of the process tree (each reads every process's parent)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,16 @@ class SystemMonitor:
 
     WorkerPids = Callable[[], set[int] | frozenset[int]]
 
-    def __init__(self, worker_pids: WorkerPids = frozenset, front_end: int | None = None) -> None:
+    def __init__(
+        self, worker_pids: WorkerPids = frozenset, front_end: int | None = None,
+        rediscover: float = REDISCOVER_EVERY,
+    ) -> None:
+        """The process tree is walked again `rediscover` seconds after the last walk, or at once when the
+        engine names a worker not seen yet; between walks the processes known are read, and those that
+        ended are dropped."""
         self._worker_pids = worker_pids
+        self._rediscover = rediscover
+        self._walked_at = float("-inf")
         self._me = psutil.Process(os.getpid())
         self._known: dict[int, psutil.Process] = {self._me.pid: self._me}
         self._roles: dict[int, str] = {self._me.pid: "app" if front_end is None else "engine"}
@@ -69,22 +79,11 @@ class SystemMonitor:
 
     def sample(self) -> MonitorSample:
         workers = self._worker_pids()
-        try:
-            children = self._me.children(recursive=True)
-        except psutil.Error:
-            children = []
-        alive = {self._me.pid} | {c.pid for c in children}
+        now = time.monotonic()
         fresh: set[int] = set()
-        for child in children:
-            if child.pid not in self._known:
-                try:
-                    child.cpu_percent(None)  # the first reading only sets the baseline
-                except psutil.Error:
-                    continue  # it ended (or became a zombie) since it was listed
-                self._known[child.pid] = child
-                fresh.add(child.pid)
-        for pid in set(self._known) - alive:
-            self._forget(pid)
+        if now - self._walked_at >= self._rediscover or not workers <= self._known.keys():
+            self._walked_at = now
+            fresh = self._walk()
         infos = []
         for pid, process in list(self._known.items()):
             try:
@@ -109,6 +108,27 @@ class SystemMonitor:
             sum(i.rss for i in infos),
             tuple(infos) + self._front_end_row(),
         )
+
+    def _walk(self) -> set[int]:
+        """List the app's process tree (psutil reads every process's parent, so not at every sample):
+        forget the processes gone, start the CPU reading of the new ones; returns the new ones."""
+        try:
+            children = self._me.children(recursive=True)
+        except psutil.Error:
+            children = []
+        alive = {self._me.pid} | {c.pid for c in children}
+        fresh: set[int] = set()
+        for child in children:
+            if child.pid not in self._known:
+                try:
+                    child.cpu_percent(None)  # the first reading only sets the baseline
+                except psutil.Error:
+                    continue  # it ended (or became a zombie) since it was listed
+                self._known[child.pid] = child
+                fresh.add(child.pid)
+        for pid in set(self._known) - alive:
+            self._forget(pid)
+        return fresh
 
     def _front_end_row(self) -> tuple[ProcessInfo, ...]:
         front = self._front_end

@@ -78,7 +78,7 @@ def test_a_child_that_ends_between_listing_and_sampling_is_left_out(monkeypatch:
 
 
 def test_children_that_come_and_go_while_sampling_never_break_the_sampler() -> None:
-    monitor = SystemMonitor()
+    monitor = SystemMonitor(rediscover=0.0)  # the tree walked at every sample
     started: set[int] = set()
     stop = threading.Event()
 
@@ -110,3 +110,27 @@ def test_children_that_come_and_go_while_sampling_never_break_the_sampler() -> N
         assert all(p.cpu_percent == 0.0 for p in sample.per_process if p.pid not in seen and p.role != "app")
         seen.update(pids)
     assert len(seen) > 1, "no sample caught a child alive"
+
+
+def test_a_worker_the_engine_names_shows_at_once_and_a_child_that_ends_goes_at_once() -> None:
+    child = short_lived_child()
+    try:
+        workers: set[int] = set()
+        monitor = SystemMonitor(lambda: workers, rediscover=3600.0)  # no walk of the tree but the first
+        monitor.sample()
+        workers.add(child.pid)  # a worker started since: the engine names it
+        assert [p.role for p in monitor.sample().per_process if p.pid == child.pid] == ["worker"]
+    finally:
+        end(child)
+    after = monitor.sample()
+    assert [p.pid for p in after.per_process] == [os.getpid()] and after.processes == 1
+
+
+def test_a_child_the_engine_does_not_name_shows_within_a_second() -> None:
+    monitor = SystemMonitor()
+    monitor.sample()
+    child = short_lived_child()
+    try:
+        wait_until(lambda: child.pid in {p.pid for p in monitor.sample().per_process}, 5, "the new child")
+    finally:
+        end(child)
