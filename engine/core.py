@@ -52,6 +52,7 @@ PROCESS_STARTS_PER_STEP = 2  # worker processes started per turn of the loop (a 
 STOP_WAIT = 3.0  # seconds a closing engine waits for its running jobs to stop before it ends them
 ID_BLOCK = 1024  # job ids taken from the store at a time
 OFFERS_AHEAD = 64  # queued jobs given their URL's name in one go (see Engine._offer_names)
+NAME_TRIES = 100  # names in a row found taken by other programs at a job's commit, before it fails
 
 Clock = Callable[[], float]
 
@@ -103,6 +104,7 @@ class Engine:
         self._offered: set[int] = set()  # jobs given their URL's name, not yet taken by a worker
         self._committing: set[int] = set()  # downloaded jobs whose part the finisher makes durable and names
         self._finisher = Finisher(inbox.put)
+        self._renamed: dict[int, int] = {}  # committing job id -> names found taken at its commit so far
         self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
         self._speeds_at = float("-inf")
         self.changes = ChangeLog()
@@ -422,16 +424,13 @@ class Engine:
             action()
 
     def close(self) -> None:
-        """End every worker and wait for the files being committed (a part gone is one named: its job is
-        done); a job whose worker never answered goes back to the queue, for next time."""
+        """End every worker and wait (so long) for the files being committed; a job whose worker or
+        commit never answered goes back to the queue, for next time."""
         self._runner.shutdown()
-        self._finisher.close()
-        for job in list(self._jobs.values()):
-            if job.state is not JobState.RUNNING:
-                continue
-            if job.id in self._committing and job.part_path and not os.path.lexists(job.part_path):
-                self._on_committed(Committed(job.id, str(inside(Path(job.dest_dir), str(job.name)))))
-            else:
+        for answer in self._finisher.close(STOP_WAIT).values():
+            self._on_committed(answer)
+        for job in self._jobs.values():
+            if job.state is JobState.RUNNING:
                 self._withdraw_offer(job)
                 job.move_to(JobState.QUEUED)
                 self._touch(job)
@@ -587,12 +586,11 @@ class Engine:
             self._grant(event.worker_id, NameGranted(event.job_id, None, None))
             return
         self._offered.discard(job.id)  # declined: the server's answer wants another name
-        name, part_path = self._names.reserve(job, event.wanted, event.part_path)
+        name, part_path = self._names.reserve(job, event.wanted, None)
         job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
-        if event.part_path is None:  # a new file: what a Resolved event says of it, it says here
-            job.bytes_done = job.durable_bytes = 0
-            job.part_sha256 = None
-            self._meters[job.id] = RateMeter()
+        job.bytes_done = job.durable_bytes = 0  # a new file: what a Resolved event says of it, it says here
+        job.part_sha256 = None
+        self._meters[job.id] = RateMeter()
         self._touch(job)
         self._grant(event.worker_id, NameGranted(job.id, name, part_path))
 
@@ -663,10 +661,12 @@ class Engine:
         """Have the finisher make a downloaded job's part durable and give it the job's name; the job
         stays running (its worker is free for the next one) until the answer comes (`_on_committed`)."""
         assert job.name is not None and job.part_path is not None
+        self._offered.discard(job.id)  # (taken: the worker wrote its part)
         self._committing.add(job.id)
-        self._finisher.put(job.id, job.part_path, inside(Path(job.dest_dir), job.name))
+        self._finisher.put(job.id, job.part_path, inside(Path(job.dest_dir), job.name), job.bytes_done)
 
     def _on_committed(self, event: Committed) -> None:
+        self._finisher.taken(event.job_id)
         self._committing.discard(event.job_id)
         job = self._jobs.get(event.job_id)
         if job is None or job.state is not JobState.RUNNING:
@@ -675,22 +675,22 @@ class Engine:
             job.path, job.durable_bytes = event.path, job.bytes_done
             job.part_path, job.part_sha256 = None, None
             self._settle(job, JobState.DONE, None)
-        elif event.taken:  # another file took the name since it was reserved: the next one, once saved
+        elif event.taken and self._renamed.get(job.id, 0) < NAME_TRIES:
+            # another file took the name since it was reserved: the next one, once it is saved
             assert job.name is not None
+            self._renamed[job.id] = self._renamed.get(job.id, 0) + 1
             job.name, _ = self._names.reserve(job, unnumbered(job.name), job.part_path)
-            self._committing.add(job.id)
             self._touch(job)
             self._saves.then(lambda: self._commit_again(job))
         else:
+            error = event.error or f"no free name for {job.name} in the destination folder"
             job.bytes_done = job.durable_bytes
-            self._settle(job, JobState.FAILED, event.error)
+            self._settle(job, self._stopping.get(job.id, JobState.FAILED), error)
 
     def _commit_again(self, job: Job) -> None:
         """Commit under the name just saved (unless the job ended meanwhile)."""
         if job.state is JobState.RUNNING:
             self._commit(job)
-        else:
-            self._committing.discard(job.id)
 
     def _grant(self, worker_id: int, grant: NameGranted) -> None:
         """Answer a worker once the store holds what the answer tells it."""
@@ -706,6 +706,7 @@ class Engine:
         """Apply the end of a worker's turn with a job: it moves to `state`."""
         self._withdraw_offer(job)
         self._stopping.pop(job.id, None)
+        self._renamed.pop(job.id, None)
         self._meters.pop(job.id, None)
         job.speed, job.next_attempt_at = 0.0, None
         job.move_to(state)

@@ -69,12 +69,11 @@ class Resolved:
 class NameRequest:
     """A worker asks for a final name and `.part` path in the job's folder before it creates the file;
     it waits for NameGranted, which comes once the store holds them (a crash never leaves a file the store
-    does not know). With `part_path` given, only the final name is wanted (the reserved one was taken)."""
+    does not know)."""
 
     job_id: int
     worker_id: int
     wanted: str
-    part_path: str | None
     total: int | None
     validator: str | None
 

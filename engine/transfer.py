@@ -51,8 +51,8 @@ _NETWORK_ERRORS = (
 
 StopCheck = Callable[[], StopAction | None]
 Emit = Callable[[Event], None]
-# (wanted name, part path to keep or None, total, validator) -> (name, part path), once the store has them.
-Reserve = Callable[[str, str | None, int | None, str | None], tuple[str, str]]
+# (wanted name, total, validator) -> (name, part path), once the store has them.
+Reserve = Callable[[str, int | None, str | None], tuple[str, str]]
 
 
 class Stopped(Exception):
@@ -112,13 +112,13 @@ def fetch_alone(
     the fetch found. Names are checked against the folder only, and nothing records them."""
     folder = Path(task.dest_dir)
 
-    def reserve(wanted: str, part_path: str | None, *_: object) -> tuple[str, str]:
+    def reserve(wanted: str, *_: object) -> tuple[str, str]:
         name = free_name(folder, wanted, set())
-        return name, part_path or str(folder / (name + PART_SUFFIX))
+        return name, str(folder / (name + PART_SUFFIX))
 
     fetched = fetch(task, state, http, stop, emit, reserve)
     final = inside(folder, str(state.name))
-    commit_download(str(state.part_path), final)
+    commit_download(str(state.part_path), final, fetched.size)
     return str(final), fetched
 
 
@@ -237,7 +237,7 @@ def _new_part(state: FileState, response: requests.Response, total: int | None, 
         return PartFile.recreate(state.part_path)
     wanted = choose_name(response.headers.get("Content-Disposition"), response.url)
     for _ in range(NAME_TRIES):
-        name, part_path = reserve(wanted, None, total, validator(response))
+        name, part_path = reserve(wanted, total, validator(response))
         try:
             part = PartFile.create(part_path)
         except FileExistsError:

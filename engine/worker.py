@@ -154,17 +154,15 @@ def run_job(
     check: StopCheck = lambda: stop.requested(task.job_id)  # noqa: E731
     offer = task.name if task.offered else None
 
-    def reserve(
-        wanted: str, part_path: str | None, total: int | None, validator: str | None
-    ) -> tuple[str, str]:
+    def reserve(wanted: str, total: int | None, validator: str | None) -> tuple[str, str]:
         nonlocal offer
         if offer is not None:  # its word comes first, even when the offer is declined: answers stay in order
             offered, offer = offer, None
             granted = mailbox.answer(task.job_id, check)
-            if wanted == offered and part_path is None and granted.name and granted.part_path:
+            if wanted == offered and granted.name and granted.part_path:
                 emit(Resolved(task.job_id, granted.name, granted.part_path, total, validator, 0))
                 return granted.name, granted.part_path
-        emit(NameRequest(task.job_id, worker_id, wanted, part_path, total, validator))
+        emit(NameRequest(task.job_id, worker_id, wanted, total, validator))
         granted = mailbox.answer(task.job_id, check)
         assert granted.name is not None and granted.part_path is not None
         return granted.name, granted.part_path

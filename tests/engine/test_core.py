@@ -11,10 +11,19 @@ from typing import ClassVar
 
 import pytest
 
-from engine import protocol, saving
+from engine import finisher, protocol, saving
 from engine.core import SPEED_EVERY, STOP_WAIT, Engine
-from engine.events import JobFinished, JobStarted, NameGranted, Progress, Task, WorkerExited
-from engine.finisher import Committed
+from engine.events import (
+    JobFinished,
+    JobStarted,
+    NameGranted,
+    NameRequest,
+    Progress,
+    Resolved,
+    Task,
+    WorkerExited,
+)
+from engine.finisher import Committed, commit_download
 from engine.jobs import Job, JobState, Outcome
 from engine.modes import MODES, Runner
 from engine.sources import UrlEntry
@@ -127,10 +136,14 @@ def state(engine: Engine, job_id: int) -> JobState:
     return job(engine, job_id).state
 
 
-def downloaded(engine: Engine, job_id: int, data: bytes = b"12345") -> None:
-    """The job's worker has written its part and reports it done."""
-    Path(str(job(engine, job_id).part_path)).write_bytes(data)
-    engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, len(data), "ab" * 32))
+def downloaded(engine: Engine, job_id: int, data: bytes = b"12345", reported: int | None = None) -> None:
+    """The job's worker took its offered name, wrote its part and reports `reported` bytes done."""
+    offered = job(engine, job_id)
+    assert offered.name is not None and offered.part_path is not None
+    engine.on_event(Resolved(job_id, offered.name, offered.part_path, len(data), None, 0))
+    Path(offered.part_path).write_bytes(data)
+    size = len(data) if reported is None else reported
+    engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, size, "ab" * 32))
 
 
 def committed(engine: Engine, job_id: int) -> Committed:
@@ -357,7 +370,8 @@ def test_a_downloaded_job_frees_its_worker_at_once_and_is_done_only_once_its_fil
     assert not made.settled()
     made.on_event(committed(made, first))
     done = job(made, first)
-    assert (done.state, done.path, done.part_path) == (JobState.DONE, str(tmp_path / "a.bin"), None)
+    assert (done.state, done.name, done.path) == (JobState.DONE, "a.bin", str(tmp_path / "a.bin"))
+    assert done.part_path is None
     assert (tmp_path / "a.bin").read_bytes() == b"first file" and not (tmp_path / "a.bin.part").exists()
     assert made.stats().saving == 0
     made.close()
@@ -368,8 +382,8 @@ def test_a_name_another_file_took_before_the_commit_is_numbered_saved_then_given
 ) -> None:
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
     with JobStore(tmp_path / "data") as store:
-        made = make_engine(FakePool.name, 1, store=store, clock=clock)
-        (job_id,) = add(made, tmp_path, "x.bin")
+        made = make_engine(FakePool.name, 2, store=store, clock=clock)
+        job_id, other = add(made, tmp_path, "x.bin", "y.bin")
         made.apply(protocol.Start())
         made.step()
         (tmp_path / "x.bin").write_bytes(b"theirs")  # made by another program meanwhile
@@ -383,6 +397,11 @@ def test_a_name_another_file_took_before_the_commit_is_numbered_saved_then_given
         assert job(made, job_id).path == str(tmp_path / "x (1).bin")
         assert (tmp_path / "x (1).bin").read_bytes() == b"ours"
         assert (tmp_path / "x.bin").read_bytes() == b"theirs"
+        made.on_event(NameRequest(other, pool().worker_of(other), "x (1).bin", None, None))  # its server's
+        made.step()
+        worker = pool().workers[pool().worker_of(other)]
+        assert isinstance(worker, FakeWorker) and worker.told[-1] == NameGranted(
+            other, "x (1) (1).bin", str(tmp_path / "x (1) (1).bin.part"))
         made.close()
 
 
@@ -414,3 +433,42 @@ def test_a_shutdown_waits_for_the_commits_under_way_and_saves_their_jobs_done(
         saved = store.get(job_id)
         assert saved is not None and (saved.state, saved.path) == (JobState.DONE, str(tmp_path / "late.bin"))
         assert (tmp_path / "late.bin").read_bytes() == b"12345"
+
+
+def test_a_part_is_fsynced_before_it_gets_its_final_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(finisher.os, "fsync", lambda fd: order.append("fsync"))
+    monkeypatch.setattr(finisher, "commit_part", lambda part, final: order.append("name"))
+    (tmp_path / "f.part").write_bytes(b"12345")
+    commit_download(str(tmp_path / "f.part"), tmp_path / "f", 5)
+    assert order == ["fsync", "name"]
+
+
+def test_a_part_that_is_not_the_verified_file_is_never_named(engine: Engine, tmp_path: Path) -> None:
+    (job_id,) = add(engine, tmp_path, "short.bin")
+    engine.apply(protocol.Start())
+    engine.step()
+    downloaded(engine, job_id, b"12", reported=5)  # cut to 2 bytes after the worker verified 5
+    engine.on_event(committed(engine, job_id))
+    failed = job(engine, job_id)
+    assert failed.state is JobState.FAILED and "changed on disk" in str(failed.error)
+    assert not (tmp_path / "short.bin").exists()
+
+
+def test_a_commit_that_failed_before_a_shutdown_read_its_answer_is_not_saved_done(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(MODES, FakePool.name, FakePool)
+    with JobStore(tmp_path / "data") as store:
+        made = make_engine(FakePool.name, 1, store=store, clock=clock)
+        (job_id,) = add(made, tmp_path, "gone.bin")
+        made.apply(protocol.Start())
+        made.step()
+        made.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))  # no part
+        made.apply(protocol.Shutdown())
+        made.close()  # the finisher's answer was never read by a turn of the loop
+        saved = store.get(job_id)
+        assert saved is not None and saved.path is None
+        assert saved.state is JobState.QUEUED  # (where a shutdown sends what it stops: tried again next run)

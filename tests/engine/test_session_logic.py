@@ -100,8 +100,8 @@ def started(session: Session, urls: Iterable[str], folder: Path) -> list[int]:
     return ids
 
 
-def ask(job_id: int, wanted: str, part_path: str | None = None) -> None:
-    runner().events.put(NameRequest(job_id, job_id, wanted, part_path, 1000, '"v"'))
+def ask(job_id: int, wanted: str) -> None:
+    runner().events.put(NameRequest(job_id, job_id, wanted, 1000, '"v"'))
 
 
 def answer_for(job_id: int) -> NameGranted:
@@ -178,20 +178,6 @@ def test_a_name_held_by_a_job_of_an_earlier_run_is_not_given_again(fake_mode: No
             (job_id,) = started(session, ["http://h.example/new"], tmp_path)
             ask(job_id, "f.bin")
             assert answer_for(job_id).name == "f (1).bin"
-
-
-def test_a_rename_request_keeps_the_part_and_holds_the_new_name(fake_mode: None, tmp_path: Path) -> None:
-    with Session("fake") as session:
-        first, second = started(session, ["http://h.example/1", "http://h.example/2"], tmp_path)
-        ask(first, "x.bin")
-        part = answer_for(first).part_path
-        runner().answers.clear()
-        (tmp_path / "x.bin").write_bytes(b"theirs")  # another file took the name meanwhile
-        ask(first, "x.bin", part)
-        again = answer_for(first)
-        assert (again.name, again.part_path) == ("x (1).bin", part)
-        ask(second, "x.bin")
-        assert answer_for(second).name == "x (2).bin"  # "x (1).bin" is held by the first job
 
 
 class FailingStore(JobStore):
