@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.compare_lists [--small N] [--large N] [--large-mib M]
 
-Starts the project's test server (every answer 100 ms late) and nginx (plain files), writes a list for
+Starts benchmarks/latency_server.py (every answer 100 ms late) and nginx (plain files), writes a list for
 each, and runs `python main.py compare -i LIST --pipeline` on it, printing what Parafetch prints, then
 checks the ranking on the latency-bound list (exit status 1 when a concurrent mode was not faster than
 sequential, or no thread mode was recommended).
@@ -38,6 +38,7 @@ def compare(urls: list[str], folder: Path, title: str) -> dict[str, Any]:
         "-i",
         str(listing),
         "--pipeline",
+        "--json",  # the table goes to the terminal (stderr), the report to us
         "--scratch",
         str(scratch),
     ]

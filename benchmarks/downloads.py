@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.downloads [--quick] [--repeats N]
 
-Starts its own servers (nginx on 127.0.0.1 serving generated files; the project's TestServer for latency),
+Starts its own servers (nginx on 127.0.0.1 serving generated files; benchmarks/latency_server.py for latency),
 runs three workloads and prints one table each, medians over the repetitions:
   (a) one big file from nginx: throughput against `curl` and a bare requests loop;
   (b) many 16 KiB files behind 100 ms latency: elapsed against the ideal and `aria2c -j N`;
@@ -326,7 +326,7 @@ def big_file(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
         "cores busy in nginx over the run. Runs are interleaved round-robin after one untimed curl run. "
         "Parafetch fsyncs every file before giving it its final name (and checkpoints every second), so its "
         "pace is bounded by how fast the disk makes data durable; the two '+ sync' rows pay the same price. "
-        "The subprocess row includes interpreter start-up (~0.2-0.3 s), the job store and fsyncs. dd copies "
+        "The subprocess row includes interpreter start-up (~0.4 s), the job store and fsyncs. dd copies "
         "the served file (from the page cache) and fsyncs it: how fast this disk makes 1 GiB durable.",
         "",
         "Commands:",
@@ -444,15 +444,15 @@ def many_latency(ws: Workspace, scale: Scale) -> tuple[str, list[Goal]]:
         "aria2c -j N (--max-concurrent-downloads) is how many list items download at once; with -x1 and "
         "--max-connection-per-server=1 each item uses one connection, so N means what a pool size "
         "means here.",
-        "server CPU: cores busy in the TestServer process (Python's ThreadingHTTPServer, one GIL) over the "
-        "run; near 1.0 means the server, not the client, sets the pace.",
+        "server CPU: cores busy in the latency server (one asyncio loop) over the run; near 1.0 means the "
+        "server, not the client, sets the pace.",
         "",
         "Commands:",
         *(f"    {r.contender.label} N={r.contender.n}: {r.contender.command}" for r in results),
     ]
     text = table(
         f"(b) {scale.latency_files} files of {SMALL // 1024} KiB behind {LATENCY * 1000:.0f} ms latency "
-        f"(TestServer), median of {scale.repeats}",
+        f"(asyncio server), median of {scale.repeats}",
         [
             "tool/mode",
             "N",
