@@ -77,8 +77,10 @@ def measure(jobs: int) -> int:
             total, shared_fairly = total + info.rss, shared_fairly + pss
             print(f"  {role:20s} pid {process.pid:7d}  RSS {info.rss / MIB:7.1f} MiB  "
                   f"USS {info.uss / MIB:7.1f} MiB  PSS {pss / MIB:7.1f} MiB")
-        print(f"  whole app: RSS summed {total / MIB:.1f} MiB (goal: under {GOAL_MB} MB), "
-              f"PSS summed {shared_fairly / MIB:.1f} MiB (what the app adds to the machine)")
+        verdict = "met" if total < GOAL_MB * 1e6 else "MISSED"
+        print(f"  whole app: RSS summed {total / MIB:.1f} MiB = {total / 1e6:.1f} MB "
+              f"(goal: under {GOAL_MB} MB: {verdict}), PSS summed {shared_fairly / MIB:.1f} MiB "
+              "(what the app adds to the machine)")
         window.close()
         wait_for(app, lambda: window.is_shut_down, 30)
         stop_process_helpers()
