@@ -405,20 +405,35 @@ def test_a_name_another_file_took_before_the_commit_is_numbered_saved_then_given
         made.close()
 
 
-def test_a_part_that_is_gone_before_its_commit_fails_its_job_in_words(engine: Engine, tmp_path: Path) -> None:
-    (job_id,) = add(engine, tmp_path, "gone.bin")
+@pytest.mark.parametrize(
+    ("written", "error"),
+    [(None, "while saving the finished file"), (b"12", "changed on disk")],
+    ids=["part gone", "part cut after verifying"],
+)
+def test_a_part_that_is_not_the_verified_file_is_never_named(
+    engine: Engine, tmp_path: Path, written: bytes | None, error: str
+) -> None:
+    (job_id,) = add(engine, tmp_path, "x.bin")
     engine.apply(protocol.Start())
     engine.step()
-    assert not Path(str(job(engine, job_id).part_path)).exists()  # the part was removed after the download
-    engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))
+    if written is None:
+        engine.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))
+    else:
+        downloaded(engine, job_id, written, reported=5)
     engine.on_event(committed(engine, job_id))
     failed = job(engine, job_id)
-    assert failed.state is JobState.FAILED and "while saving the finished file" in str(failed.error)
-    assert not (tmp_path / "gone.bin").exists()
+    assert failed.state is JobState.FAILED and error in str(failed.error)
+    assert not (tmp_path / "x.bin").exists()
 
 
-def test_a_shutdown_waits_for_the_commits_under_way_and_saves_their_jobs_done(
-    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
+@pytest.mark.parametrize(
+    ("written", "state", "named"),
+    [(b"12345", JobState.DONE, True), (None, JobState.QUEUED, False)],
+    ids=["committed: done", "failed: queued for next time, as a shutdown leaves what it stops"],
+)
+def test_a_shutdown_applies_the_answers_of_the_commits_under_way(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path, written: bytes | None, state: JobState,
+    named: bool,
 ) -> None:
     monkeypatch.setitem(MODES, FakePool.name, FakePool)
     with JobStore(tmp_path / "data") as store:
@@ -426,13 +441,18 @@ def test_a_shutdown_waits_for_the_commits_under_way_and_saves_their_jobs_done(
         (job_id,) = add(made, tmp_path, "late.bin")
         made.apply(protocol.Start())
         made.step()
-        downloaded(made, job_id)
+        if written is None:
+            made.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))
+        else:
+            downloaded(made, job_id, written)
         made.apply(protocol.Shutdown())
         assert not made.ended  # a file is still being committed
-        made.close()  # before its answer was read
+        made.close()  # before a turn of the loop read the finisher's answer
         saved = store.get(job_id)
-        assert saved is not None and (saved.state, saved.path) == (JobState.DONE, str(tmp_path / "late.bin"))
-        assert (tmp_path / "late.bin").read_bytes() == b"12345"
+        assert saved is not None and saved.state is state
+        assert saved.path == (str(tmp_path / "late.bin") if named else None)
+        if named:
+            assert (tmp_path / "late.bin").read_bytes() == written
 
 
 def test_a_part_is_fsynced_before_it_gets_its_final_name(
@@ -444,31 +464,3 @@ def test_a_part_is_fsynced_before_it_gets_its_final_name(
     (tmp_path / "f.part").write_bytes(b"12345")
     commit_download(str(tmp_path / "f.part"), tmp_path / "f", 5)
     assert order == ["fsync", "name"]
-
-
-def test_a_part_that_is_not_the_verified_file_is_never_named(engine: Engine, tmp_path: Path) -> None:
-    (job_id,) = add(engine, tmp_path, "short.bin")
-    engine.apply(protocol.Start())
-    engine.step()
-    downloaded(engine, job_id, b"12", reported=5)  # cut to 2 bytes after the worker verified 5
-    engine.on_event(committed(engine, job_id))
-    failed = job(engine, job_id)
-    assert failed.state is JobState.FAILED and "changed on disk" in str(failed.error)
-    assert not (tmp_path / "short.bin").exists()
-
-
-def test_a_commit_that_failed_before_a_shutdown_read_its_answer_is_not_saved_done(
-    monkeypatch: pytest.MonkeyPatch, clock: Clock, tmp_path: Path
-) -> None:
-    monkeypatch.setitem(MODES, FakePool.name, FakePool)
-    with JobStore(tmp_path / "data") as store:
-        made = make_engine(FakePool.name, 1, store=store, clock=clock)
-        (job_id,) = add(made, tmp_path, "gone.bin")
-        made.apply(protocol.Start())
-        made.step()
-        made.on_event(JobFinished(job_id, pool().worker_of(job_id), Outcome.DONE, 1, 5, "ab" * 32))  # no part
-        made.apply(protocol.Shutdown())
-        made.close()  # the finisher's answer was never read by a turn of the loop
-        saved = store.get(job_id)
-        assert saved is not None and saved.path is None
-        assert saved.state is JobState.QUEUED  # (where a shutdown sends what it stops: tried again next run)
