@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from engine import protocol
@@ -30,10 +29,10 @@ from engine.events import (
     WorkerExited,
     WorkerStarted,
 )
-from engine.finisher import Committed, Finisher
+from engine.filing import OFFERS_AHEAD, Filing, offer_not_taken
+from engine.finisher import Committed
 from engine.jobs import Job, JobState, JobView, Outcome, StopAction
 from engine.modes import MODES, Runner
-from engine.naming import choose_name, inside, unnumbered
 from engine.partfile import discard
 from engine.protocol import SessionStats
 from engine.rates import RateMeter
@@ -51,8 +50,6 @@ PROCESS_STARTS_PER_STEP = 2  # worker processes started per turn of the loop (a 
 # come between turns: 64 processes take seconds to start on two cores)
 STOP_WAIT = 3.0  # seconds a closing engine waits for its running jobs to stop before it ends them
 ID_BLOCK = 1024  # job ids taken from the store at a time
-OFFERS_AHEAD = 64  # queued jobs given their URL's name in one go (see Engine._offer_names)
-NAME_TRIES = 100  # names in a row found taken by other programs at a job's commit, before it fails
 
 Clock = Callable[[], float]
 
@@ -61,12 +58,6 @@ def _died_message(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"worker process was killed (signal {-exitcode}) during the download"
     return f"worker ended unexpectedly (exit code {exitcode}) during the download"
-
-
-def _offer_not_taken(job: Job) -> bool:
-    """True for an unfinished job of an earlier run whose offered name no file has yet."""
-    return (not job.state.finished and job.part_path is not None and not job.durable_bytes
-            and job.validator is None and not os.path.lexists(job.part_path))
 
 
 class Engine:
@@ -101,10 +92,6 @@ class Engine:
         self._waiting: list[tuple[int, int, int]] = []  # (-priority, order, job id)
         self._stopping: dict[int, JobState] = {}  # running job id -> the state it takes when it stops
         self._removing: set[int] = set()
-        self._offered: set[int] = set()  # jobs given their URL's name, not yet taken by a worker
-        self._committing: set[int] = set()  # downloaded jobs whose part the finisher makes durable and names
-        self._finisher = Finisher(inbox.put)
-        self._renamed: dict[int, int] = {}  # committing job id -> names found taken at its commit so far
         self._meters: dict[int, RateMeter] = {}  # running job id -> its speed, from when its bytes arrived
         self._speeds_at = float("-inf")
         self.changes = ChangeLog()
@@ -114,10 +101,11 @@ class Engine:
         self._closing_at: float | None = None  # when a shutdown (or a broken store) began
         self._store = store
         self._restored = restore
-        self._names = Reservations(
+        names = Reservations(
             self._jobs.values,
             store.names_held if store is not None and not restore else lambda folder: set(),
         )
+        self._filing = Filing(names, self._saves, inbox.put, self._touch)
         self.broken: str | None = None
         self._ids: Iterator[int] = itertools.count(1)
         self._stages = Stages(inbox, stage)
@@ -129,8 +117,8 @@ class Engine:
                 self._touch(job, save=False)
                 if job.state is JobState.QUEUED:
                     self._enqueue(job)
-                if _offer_not_taken(job):
-                    self._offered.add(job.id)
+                if offer_not_taken(job):
+                    self._filing.offered.add(job.id)
 
     @property
     def mode(self) -> str:
@@ -289,7 +277,7 @@ class Engine:
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             job.move_to(JobState.CANCELLED)
             job.finished_at = self._wall()
-            self._withdraw_offer(job)  # (its part path names no file of ours)
+            self._filing.withdraw(job)  # (its part path names no file of ours)
             discard(job.part_path)
             job.part_path, job.durable_bytes, job.part_sha256 = None, 0, None
         elif job.state is JobState.RUNNING:
@@ -314,10 +302,10 @@ class Engine:
             self._removing.add(job_id)
             self._cancel_one(job)
             return
-        self._withdraw_offer(job)
+        self._filing.withdraw(job)
         if job.state in (JobState.QUEUED, JobState.PAUSED):
             discard(job.part_path)
-        self._names.release(job)
+        self._filing.release(job)
         del self._jobs[job_id]
         self.tallies.forget(job_id)
         self.changes.removed(job_id)
@@ -358,7 +346,7 @@ class Engine:
             self.worker_pids(),
             self.broken,
             self._stages.current_stats(),
-            len(self._committing),
+            len(self._filing.committing),
         )
 
     def changes_since(self, seq: int, keep_credentials: bool = True) -> protocol.Changes:
@@ -389,7 +377,7 @@ class Engine:
         """A shutdown (or a broken store) has stopped every job, or waited long enough for them."""
         if self._closing_at is None:
             return False
-        stopped = not self._runner.running_job_ids() and not self._committing
+        stopped = not self._runner.running_job_ids() and not self._filing.committing
         return stopped or self._clock() - self._closing_at > STOP_WAIT
 
     def more_to_start(self) -> bool:
@@ -427,11 +415,11 @@ class Engine:
         """End every worker and wait (so long) for the files being committed; a job whose worker or
         commit never answered goes back to the queue, for next time."""
         self._runner.shutdown()
-        for answer in self._finisher.close(STOP_WAIT).values():
+        for answer in self._filing.close(STOP_WAIT):
             self._on_committed(answer)
         for job in self._jobs.values():
             if job.state is JobState.RUNNING:
-                self._withdraw_offer(job)
+                self._filing.withdraw(job)
                 job.move_to(JobState.QUEUED)
                 self._touch(job)
         self._stages.close()
@@ -455,7 +443,7 @@ class Engine:
                 job.started_at = self._wall()
             if job.name is None and job.part_path is None:
                 self._offer_names(job)
-            offered = job.id in self._offered
+            offered = job.id in self._filing.offered
             recorded = offered and not self._saves.pending(job.id)  # the offer was saved with an earlier step
             self._touch(job)
             worker_id = self._runner.run(
@@ -487,10 +475,7 @@ class Engine:
         ahead = (self._jobs.get(job_id) for _, _, job_id in heapq.nsmallest(OFFERS_AHEAD, self._waiting))
         unnamed = (j for j in ahead if j is not None and j.state is JobState.QUEUED and j.name is None
                    and j.part_path is None)
-        for named in itertools.chain((job,), itertools.islice(unnamed, OFFERS_AHEAD - 1)):
-            named.name, named.part_path = self._names.reserve(named, choose_name(None, named.url), None)
-            self._offered.add(named.id)
-            self._touch(named)
+        self._filing.offer(itertools.chain((job,), itertools.islice(unnamed, OFFERS_AHEAD - 1)))
 
     def _update_speeds(self) -> None:
         """Every SPEED_EVERY seconds, each running job's speed from its meter (a stalled one slows to 0)."""
@@ -556,8 +541,8 @@ class Engine:
         if job.state is JobState.RUNNING:
             self._runner.stop_job(job.id, StopAction.PAUSE)
         self._stopping.pop(job.id, None)
-        self._withdraw_offer(job)
-        self._names.release(job)
+        self._filing.withdraw(job)
+        self._filing.release(job)
         job.move_to(JobState.FAILED)
         job.error, job.speed, job.finished_at = message, 0.0, self._wall()
         self._touch(job)
@@ -571,22 +556,13 @@ class Engine:
         job.next_attempt_at = None
         self._touch(job)
 
-    def _withdraw_offer(self, job: Job) -> None:
-        """A worker's turn with a job ended before it took the name offered with it: the name is given
-        up (no file has it), and the next attempt names the file from the server's answer again."""
-        if job.id in self._offered:
-            self._offered.discard(job.id)
-            self._names.release(job)
-            job.name = job.part_path = None
-
     def _on_name_request(self, event: NameRequest) -> None:
         """Reserve a final name (and `.part` path) in the job's folder; the answer goes out after the save."""
         job = self._jobs.get(event.job_id)
         if job is None or job.state is not JobState.RUNNING:
             self._grant(event.worker_id, NameGranted(event.job_id, None, None))
             return
-        self._offered.discard(job.id)  # declined: the server's answer wants another name
-        name, part_path = self._names.reserve(job, event.wanted, None)
+        name, part_path = self._filing.reserve(job, event.wanted)  # the offer declined
         job.name, job.part_path, job.total, job.validator = name, part_path, event.total, event.validator
         job.bytes_done = job.durable_bytes = 0  # a new file: what a Resolved event says of it, it says here
         job.part_sha256 = None
@@ -598,7 +574,7 @@ class Engine:
         job = self._jobs.get(event.job_id)
         if job is None:
             return
-        self._offered.discard(job.id)
+        self._filing.taken(job)
         job.name, job.part_path, job.total, job.validator = (
             event.name,
             event.part_path,
@@ -645,7 +621,7 @@ class Engine:
             job.bytes_done, job.sha256, job.speed = event.bytes_done, event.sha256, 0.0
             self._meters.pop(job.id, None)
             self._touch(job, save=False)
-            self._commit(job)
+            self._filing.commit(job)
             return
         if outcome is Outcome.FAILED:
             if event.part_kept:
@@ -657,40 +633,18 @@ class Engine:
         state = self._stopping.get(job.id, outcome.state) if stopped else outcome.state
         self._settle(job, state, event.error)
 
-    def _commit(self, job: Job) -> None:
-        """Have the finisher make a downloaded job's part durable and give it the job's name; the job
-        stays running (its worker is free for the next one) until the answer comes (`_on_committed`)."""
-        assert job.name is not None and job.part_path is not None
-        self._offered.discard(job.id)  # (taken: the worker wrote its part)
-        self._committing.add(job.id)
-        self._finisher.put(job.id, job.part_path, inside(Path(job.dest_dir), job.name), job.bytes_done)
-
-    def _on_committed(self, event: Committed) -> None:
-        self._finisher.taken(event.job_id)
-        self._committing.discard(event.job_id)
-        job = self._jobs.get(event.job_id)
-        if job is None or job.state is not JobState.RUNNING:
-            return  # failed by the engine itself meanwhile (its file, if named, is complete and durable)
-        if event.path is not None:
-            job.path, job.durable_bytes = event.path, job.bytes_done
+    def _on_committed(self, answer: Committed) -> None:
+        job = self._jobs.get(answer.job_id)
+        end = self._filing.committed(job, answer)
+        if job is None or end is None:
+            return
+        if end.path is not None:
+            job.path, job.durable_bytes = end.path, job.bytes_done
             job.part_path, job.part_sha256 = None, None
             self._settle(job, JobState.DONE, None)
-        elif event.taken and self._renamed.get(job.id, 0) < NAME_TRIES:
-            # another file took the name since it was reserved: the next one, once it is saved
-            assert job.name is not None
-            self._renamed[job.id] = self._renamed.get(job.id, 0) + 1
-            job.name, _ = self._names.reserve(job, unnumbered(job.name), job.part_path)
-            self._touch(job)
-            self._saves.then(lambda: self._commit_again(job))
         else:
-            error = event.error or f"no free name for {job.name} in the destination folder"
             job.bytes_done = job.durable_bytes
-            self._settle(job, self._stopping.get(job.id, JobState.FAILED), error)
-
-    def _commit_again(self, job: Job) -> None:
-        """Commit under the name just saved (unless the job ended meanwhile)."""
-        if job.state is JobState.RUNNING:
-            self._commit(job)
+            self._settle(job, self._stopping.get(job.id, JobState.FAILED), end.error)
 
     def _grant(self, worker_id: int, grant: NameGranted) -> None:
         """Answer a worker once the store holds what the answer tells it."""
@@ -704,9 +658,8 @@ class Engine:
 
     def _settle(self, job: Job, state: JobState, error: str | None) -> None:
         """Apply the end of a worker's turn with a job: it moves to `state`."""
-        self._withdraw_offer(job)
+        self._filing.withdraw(job)
         self._stopping.pop(job.id, None)
-        self._renamed.pop(job.id, None)
         self._meters.pop(job.id, None)
         job.speed, job.next_attempt_at = 0.0, None
         job.move_to(state)
@@ -722,7 +675,7 @@ class Engine:
             self._stages.put((job.id, job.path, job.sha256))
         if job.state.finished:
             job.finished_at = self._wall()
-            self._names.release(job)
+            self._filing.release(job)
         self._touch(job)
         if job.state is JobState.FAILED and error:
             self._saves.error((job.id, self._wall(), job.attempts, error))
